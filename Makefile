@@ -1,0 +1,47 @@
+# The two commands of the README, `make book` and `make test`, set up .venv
+# themselves; everything else here serves them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROFILE ?= ci
+STAMP := $(VENV)/.installed-stamp
+# This machine's pip mirror prints a warning per package it skips; hide them.
+QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
+
+.PHONY: book test unit nbval notebooks store-outputs bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip 2>&1 | $(QUIET_PIP)
+	$(PY) -m pip install -q -e '.[study]' 2>&1 | $(QUIET_PIP)
+	$(PY) -c "import reidlib, torch, torchvision, papermill, nbval, jupyter_book"
+	touch $@
+
+## make book [PROFILE=ci|cpu|gpu]: execute the notebooks, build book/_build/html
+book: $(STAMP) notebooks
+	$(VENV)/bin/jupyter-book build book --builder html --warningiserror --keep-going
+
+notebooks: $(STAMP)
+	$(PY) -m reidlib.notebooks --profile $(PROFILE)
+
+## make test: unit tests, then the nbval check of notebooks/ (ci profile)
+test: unit nbval
+
+unit: $(STAMP)
+	$(PY) -m pytest tests -q
+
+nbval: $(STAMP)
+	$(PY) -m pytest --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg -q
+
+## make store-outputs: refresh the ci outputs stored in notebooks/ (then review the diff)
+store-outputs: $(STAMP)
+	$(PY) -m reidlib.notebooks --store-outputs
+
+bench: $(STAMP)
+	$(PY) -m reidlib.bench eval
+
+clean:
+	rm -rf book/_build book/notebooks

@@ -1,0 +1,29 @@
+"""Re-ID evaluation: distances, CMC / mAP / mINP, re-ranking, metric learning.
+
+The public entry points (notebooks and the engine call these):
+
+* :func:`pairwise_distance` and :func:`iter_distance_chunks`: chunked distances.
+* :func:`evaluate_rank`: CMC, mAP and mINP under the Market-1501, CUHK03 and
+  MARS protocols, with either AP convention.
+* :func:`re_ranking`: k-reciprocal re-ranking in bounded memory.
+* :func:`fit_kissme`, :func:`fit_xqda`: learned distances on fixed features.
+* :func:`extract_features`, :func:`pool_tracklet_features`: embeddings from a model.
+"""
+
+from .distance import iter_distance_chunks, pairwise_distance
+from .features import extract_features, pool_tracklet_features
+from .metric_learning import LearnedMetric, fit_kissme, fit_xqda
+from .rank import evaluate_rank
+from .rerank import re_ranking
+
+__all__ = [
+    "LearnedMetric",
+    "evaluate_rank",
+    "extract_features",
+    "fit_kissme",
+    "fit_xqda",
+    "iter_distance_chunks",
+    "pairwise_distance",
+    "pool_tracklet_features",
+    "re_ranking",
+]

@@ -1,0 +1,108 @@
+"""Execute the study's notebooks with papermill.
+
+    python -m reidlib.notebooks --profile ci|cpu|gpu [--only NAME ...] [-p KEY VALUE ...]
+
+Each notebook in ``notebooks/`` runs with ``profile`` and any ``-p``
+parameters injected; its executed copy goes to ``book/notebooks/`` where the
+book picks it up, and a ``<name>.run.json`` with the run's provenance (git
+commit, versions, device, wall time, parameters) goes beside its results in
+``results/<profile>/``.
+
+``--store-outputs`` instead re-executes the notebooks in ``notebooks/`` in
+place with their default (``ci``) parameters, refreshing the outputs that
+the nbval regression test compares against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import yaml
+from tqdm import tqdm
+
+from .paths import EXECUTED_DIR, NOTEBOOKS_DIR, PROFILES, results_dir
+from .runinfo import run_metadata
+
+KERNEL = "python3"
+
+
+def find_notebooks(only: list[str] | None = None) -> list[Path]:
+    """The notebooks in ``notebooks/`` (by name, without ``.ipynb``), in name order."""
+    available = {p.stem: p for p in sorted(NOTEBOOKS_DIR.glob("*.ipynb"))}
+    if not only:
+        return list(available.values())
+    unknown = [n for n in only if n.removesuffix(".ipynb") not in available]
+    if unknown:
+        raise SystemExit(f"unknown notebook(s) {unknown}; available: {sorted(available)}")
+    return [available[n.removesuffix(".ipynb")] for n in only]
+
+
+def parse_parameters(pairs: list[list[str]] | None) -> dict:
+    """``-p key value`` pairs; values are read as YAML (numbers, lists, booleans, strings)."""
+    return {key: yaml.safe_load(value) for key, value in (pairs or [])}
+
+
+def execute(notebook: Path, profile: str, parameters: dict, output_dir: Path = EXECUTED_DIR) -> dict:
+    """Run one notebook with papermill and record its provenance; returns the record."""
+    import papermill
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    params = {"profile": profile, **parameters}
+    start = time.perf_counter()
+    papermill.execute_notebook(
+        str(notebook), str(output_dir / notebook.name), parameters=params,
+        kernel_name=KERNEL, cwd=str(notebook.parent), progress_bar=True,
+    )
+    record = run_metadata(notebook=notebook.stem, profile=profile, parameters=params,
+                          wall_time_s=round(time.perf_counter() - start, 2))
+    folder = Path(parameters["output_dir"]) if parameters.get("output_dir") else results_dir(profile)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{notebook.stem}.run.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def store_outputs(notebook: Path) -> None:
+    """Re-execute a source notebook in place with its default parameters (for nbval)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(notebook, as_version=4)
+    NotebookClient(nb, kernel_name=KERNEL, resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    for cell in nb.cells:
+        cell.get("metadata", {}).pop("execution", None)  # timestamps would churn the diff
+    nbformat.write(nb, notebook)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reidlib.notebooks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", choices=PROFILES, default="ci")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"),
+                        help="extra notebook parameter (repeatable)")
+    parser.add_argument("--store-outputs", action="store_true",
+                        help="refresh the outputs stored in notebooks/ (ci defaults) instead")
+    parser.add_argument("--list", action="store_true", help="list the notebooks and exit")
+    args = parser.parse_args(argv)
+
+    notebooks = find_notebooks(args.only)
+    if args.list:
+        print("\n".join(p.stem for p in notebooks))
+        return 0
+    if args.store_outputs:
+        for nb in tqdm(notebooks, desc="storing outputs", unit="notebook"):
+            store_outputs(nb)
+        return 0
+    params = parse_parameters(args.parameter)
+    for nb in tqdm(notebooks, desc=f"notebooks ({args.profile})", unit="notebook"):
+        record = execute(nb, args.profile, params)
+        tqdm.write(f"{nb.stem}: {record['wall_time_s']} s on {record['device']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

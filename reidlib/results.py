@@ -1,0 +1,47 @@
+"""Saving and loading the JSON results that the book renders."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .paths import PROFILES, results_dir
+
+
+def _plain(value):
+    """JSON-ready copy: NumPy scalars and arrays become Python numbers and lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def save_results(name: str, results: dict, profile: str, output_dir: str | os.PathLike | None = None) -> Path:
+    """Write ``results`` to ``<output_dir or results/<profile>>/<name>.json`` and return the path."""
+    folder = Path(output_dir) if output_dir else results_dir(profile)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps({"profile": profile, **_plain(results)}, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def load_results(name: str, profiles: tuple[str, ...] = ("gpu", "cpu", "ci")) -> dict:
+    """The committed results of ``name`` from the first profile that has them.
+
+    Chapters call this so that they show the largest-scale results that exist
+    (gpu, then cpu, then ci); the returned dict says which in ``profile``.
+    """
+    for profile in profiles:
+        path = results_dir(profile) / f"{name}.json"
+        if path.exists():
+            return json.loads(path.read_text())
+    tried = ", ".join(str(results_dir(p) / f"{name}.json") for p in profiles if p in PROFILES)
+    raise FileNotFoundError(f"no results for {name!r}: none of {tried} exists; run its notebook first")

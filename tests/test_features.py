@@ -1,0 +1,55 @@
+import pytest
+import torch
+
+from reidlib.eval import extract_features, pool_tracklet_features
+
+
+class Halves(torch.nn.Module):
+    """(B, 1, 2, 4) images -> (B, 2): the sums of the left and right halves."""
+
+    def forward(self, x):
+        return torch.stack([x[..., :2].sum((1, 2, 3)), x[..., 2:].sum((1, 2, 3))], dim=1)
+
+
+def batches():
+    x = torch.arange(16, dtype=torch.float32).view(2, 1, 2, 4)
+    return [x, (x + 1, torch.tensor([1, 2])), {"image": x + 2}]
+
+
+def test_flip_averages_each_image_with_its_mirror():
+    f = extract_features(Halves(), batches(), flip=True, normalize=False, progress=False)
+    assert f.shape == (6, 2)
+    assert torch.allclose(f[:, 0], f[:, 1])  # mirrored halves swap, so their average is symmetric
+
+
+def test_normalised_and_order_kept():
+    f = extract_features(Halves(), batches(), normalize=True, progress=False)
+    assert torch.allclose(f.norm(dim=1), torch.ones(6))
+    raw = extract_features(Halves(), batches(), normalize=False, progress=False)
+    assert raw[0, 0] < raw[2, 0] < raw[4, 0]
+
+
+def test_model_mode_is_restored():
+    model = Halves().train()
+    extract_features(model, batches(), progress=False)
+    assert model.training
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="empty"):
+        extract_features(Halves(), [], progress=False)
+    with pytest.raises(ValueError, match="NaN"):
+        extract_features(Halves(), [torch.full((1, 1, 2, 4), float("nan"))], progress=False)
+    with pytest.raises(KeyError, match="image"):
+        extract_features(Halves(), [{"x": torch.zeros(1, 1, 2, 4)}], progress=False)
+
+
+def test_pool_tracklets():
+    feats = torch.tensor([[1.0, 0.0], [3.0, 2.0], [5.0, 5.0], [0.0, 1.0]])
+    mean, ids = pool_tracklet_features(feats, [7, 7, 2, 7])
+    assert ids.tolist() == [2, 7]
+    assert torch.allclose(mean, torch.tensor([[5.0, 5.0], [4 / 3, 1.0]]))
+    top, _ = pool_tracklet_features(feats, [7, 7, 2, 7], method="max")
+    assert torch.equal(top, torch.tensor([[5.0, 5.0], [3.0, 2.0]]))
+    with pytest.raises(ValueError, match="tracklet ids"):
+        pool_tracklet_features(feats, [1, 2])

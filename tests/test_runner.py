@@ -1,0 +1,74 @@
+"""The notebook runner, results files and run provenance."""
+
+import json
+
+import nbformat
+import numpy as np
+import pytest
+
+from reidlib import notebooks, results
+from reidlib.paths import results_dir
+from reidlib.runinfo import run_metadata
+
+
+def test_parameters_are_read_as_yaml():
+    got = notebooks.parse_parameters([["seed", "3"], ["seeds", "[0, 1, 2]"], ["dataset", "market1501"],
+                                      ["flip", "true"], ["lr", "3.5e-4"]])
+    assert got == {"seed": 3, "seeds": [0, 1, 2], "dataset": "market1501", "flip": True, "lr": 3.5e-4}
+
+
+def test_find_notebooks():
+    names = [p.stem for p in notebooks.find_notebooks()]
+    assert "evaluation" in names and names == sorted(names)
+    assert [p.stem for p in notebooks.find_notebooks(["evaluation.ipynb"])] == ["evaluation"]
+    with pytest.raises(SystemExit, match="unknown notebook"):
+        notebooks.find_notebooks(["no-such-notebook"])
+
+
+def test_every_notebook_has_the_metadata_papermill_needs():
+    for path in notebooks.find_notebooks():
+        nb = nbformat.read(path, as_version=4)
+        assert nb.metadata["kernelspec"]["name"] == "python3", path
+        assert "language_info" in nb.metadata, path
+        tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
+        assert 'profile = "ci"' in tagged[0].source, f"{path.name}: defaults must be the ci profile"
+
+
+def test_execute_injects_parameters_and_records_provenance(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('profile = "ci"\nseed = 0\noutput_dir = None')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("print(profile, seed)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    source = tmp_path / "tiny.ipynb"
+    nbformat.write(nb, source)
+    record = notebooks.execute(source, "cpu", {"seed": 5, "output_dir": str(tmp_path / "res")},
+                               output_dir=tmp_path / "executed")
+    executed = nbformat.read(tmp_path / "executed" / "tiny.ipynb", as_version=4)
+    assert executed.cells[-1].outputs[0]["text"] == "cpu 5\n"
+    saved = json.loads((tmp_path / "res" / "tiny.run.json").read_text())
+    assert saved == record
+    assert saved["parameters"] == {"profile": "cpu", "seed": 5, "output_dir": str(tmp_path / "res")}
+    assert saved["wall_time_s"] > 0 and saved["versions"]["torch"] and saved["device"].startswith(("cpu", "cuda"))
+
+
+def test_run_metadata_names_the_commit():
+    meta = run_metadata(extra=1)
+    assert meta["extra"] == 1
+    assert meta["git_commit"] is None or len(meta["git_commit"].split("-")[0]) == 40
+
+
+def test_results_round_trip(tmp_path, monkeypatch):
+    path = results.save_results("demo", {"cmc": np.array([0.5, 1.0]), "mAP": np.float64(0.25)}, "ci", tmp_path)
+    assert json.loads(path.read_text()) == {"profile": "ci", "cmc": [0.5, 1.0], "mAP": 0.25}
+    monkeypatch.setattr(results, "results_dir", lambda p: tmp_path if p == "ci" else tmp_path / p)
+    assert results.load_results("demo")["mAP"] == 0.25
+    with pytest.raises(FileNotFoundError, match="run its notebook first"):
+        results.load_results("missing")
+
+
+def test_unknown_profile():
+    with pytest.raises(ValueError, match="unknown profile"):
+        results_dir("laptop")
