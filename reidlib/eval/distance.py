@@ -28,13 +28,20 @@ def all_finite(t: torch.Tensor) -> bool:
     return bool(torch.isfinite(t.amin())) and bool(torch.isfinite(t.amax()))
 
 
+def to_tensor(x) -> torch.Tensor:
+    """A tensor sharing memory with ``x`` where it safely can (read-only arrays are copied)."""
+    if isinstance(x, np.ndarray) and not x.flags.writeable:
+        x = x.copy()
+    return torch.as_tensor(x)
+
+
 def as_feature_tensor(x, name: str) -> torch.Tensor:
     """Check a feature matrix and return it as a floating-point tensor.
 
     Raises ValueError for anything that would give a silently wrong distance:
     a wrong number of dimensions, no rows, or non-finite values.
     """
-    t = torch.as_tensor(x)
+    t = to_tensor(x)
     if t.ndim != 2:
         raise ValueError(f"{name} must be a 2-D (N, D) feature matrix, got shape {tuple(t.shape)}")
     if t.shape[0] == 0:
@@ -63,11 +70,14 @@ def iter_distance_chunks(
     metric: str = "euclidean",
     device: str | torch.device | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    out: torch.Tensor | None = None,
 ) -> Iterator[tuple[slice, torch.Tensor]]:
     """Yield ``(rows, block)`` pairs covering the (Q, G) distance matrix.
 
     ``block`` is a (len(rows), G) float32 tensor on ``device`` (default: the
     device of ``query``). Use this when the whole matrix need not be kept.
+    With ``out`` (a (Q, G) float32 tensor on ``device``) each block is
+    computed in place in ``out[rows]``.
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose one of {METRICS}")
@@ -81,18 +91,19 @@ def iter_distance_chunks(
     g = g.to(device=device, dtype=torch.float32)
     if metric == "cosine":
         g = torch.nn.functional.normalize(g, dim=1)
-    else:
-        g_sq = (g * g).sum(dim=1)
+    g_sq = (g * g).sum(dim=1).unsqueeze(0)
     step = _rows_per_chunk(g.shape[0], g.shape[1], chunk_bytes)
     for start in range(0, q.shape[0], step):
         rows = slice(start, min(start + step, q.shape[0]))
         qc = q[rows].to(device=device, dtype=torch.float32)
+        block = out[rows] if out is not None else None
         if metric == "cosine":
-            block = 1.0 - torch.nn.functional.normalize(qc, dim=1) @ g.T
+            block = torch.mm(torch.nn.functional.normalize(qc, dim=1), g.T, out=block)
+            block.neg_().add_(1.0)
         else:
             # |q - g|^2 = |q|^2 + |g|^2 - 2 q.g; the clamp removes the tiny
             # negative values that rounding leaves for identical vectors.
-            block = torch.addmm(g_sq.unsqueeze(0), qc, g.T, alpha=-2.0)
+            block = torch.addmm(g_sq, qc, g.T, alpha=-2.0, out=block)
             block += (qc * qc).sum(dim=1, keepdim=True)
             block.clamp_(min=0.0)
             if metric == "euclidean":
@@ -121,14 +132,10 @@ def pairwise_distance(
         (Q, G) float32 CPU tensor.
     """
     q = as_feature_tensor(query, "query features")
-    out = torch.empty((q.shape[0], torch.as_tensor(gallery).shape[0]), dtype=torch.float32)
-    for rows, block in iter_distance_chunks(q, gallery, metric, device, chunk_bytes):
-        out[rows] = block.cpu()
+    out = torch.empty((q.shape[0], len(gallery)), dtype=torch.float32)
+    on_cpu = torch.device(device if device is not None else q.device).type == "cpu"
+    for rows, block in iter_distance_chunks(q, gallery, metric, device, chunk_bytes,
+                                            out=out if on_cpu else None):
+        if not on_cpu:
+            out[rows] = block.cpu()
     return out
-
-
-def to_numpy(x) -> np.ndarray:
-    """A NumPy view of a tensor or array (CPU copy if needed)."""
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
+
+from .distance import to_tensor
 
 
 def _images_of(batch) -> torch.Tensor:
@@ -79,8 +82,8 @@ def pool_tracklet_features(
     Returns:
         (T, D) pooled features and the (T,) sorted tracklet ids they belong to.
     """
-    feats = torch.as_tensor(features, dtype=torch.float32)
-    tid = torch.as_tensor(tracklet_ids).to(torch.int64).flatten()
+    feats = to_tensor(features).to(torch.float32)
+    tid = to_tensor(np.asarray(tracklet_ids)).to(torch.int64).flatten()
     if tid.numel() != feats.shape[0]:
         raise ValueError(f"{tid.numel()} tracklet ids for {feats.shape[0]} frame features")
     uniq, inverse = torch.unique(tid, return_inverse=True)

@@ -20,6 +20,12 @@ import numpy as np
 import torch
 
 
+def _float64(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().double().numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
 def _pair_covariances(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Covariances of x_i - x_j over same-identity and different-identity pairs."""
     n = len(x)
@@ -41,7 +47,7 @@ def _pair_covariances(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np
 
 
 def _check_training(features, labels) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(torch.as_tensor(features, dtype=torch.float64))
+    x = _float64(features)
     y = np.asarray(labels).reshape(-1)
     if x.ndim != 2 or len(x) != len(y):
         raise ValueError(f"need (N, D) features and N labels, got {x.shape} and {y.shape}")
@@ -60,8 +66,8 @@ class LearnedMetric:
 
     def distance(self, query, gallery) -> np.ndarray:
         """(Q, G) learned distances between query and gallery features."""
-        q = (np.asarray(torch.as_tensor(query, dtype=torch.float64)) - self.mean) @ self.projection
-        g = (np.asarray(torch.as_tensor(gallery, dtype=torch.float64)) - self.mean) @ self.projection
+        q = (_float64(query) - self.mean) @ self.projection
+        g = (_float64(gallery) - self.mean) @ self.projection
         qm, gm = q @ self.matrix, g @ self.matrix
         d = (qm * q).sum(1)[:, None] + (gm * g).sum(1)[None, :] - 2 * qm @ g.T
         return d.astype(np.float32)

@@ -43,7 +43,7 @@ import warnings
 import numpy as np
 import torch
 
-from .distance import all_finite
+from .distance import all_finite, to_tensor
 
 PROTOCOL_ALIASES = {
     "market": "market",
@@ -73,7 +73,7 @@ def _as_ids(x, name: str, length: int | None = None) -> torch.Tensor:
 
 
 def _check_inputs(distmat, query_ids, gallery_ids, query_cams, gallery_cams):
-    d = torch.as_tensor(distmat)
+    d = to_tensor(distmat)
     if d.ndim != 2:
         raise ValueError(f"distmat must be a 2-D (queries, gallery) matrix, got shape {tuple(d.shape)}")
     num_q, num_g = d.shape

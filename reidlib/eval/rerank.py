@@ -64,10 +64,11 @@ def _neighbours_and_query_rows(feats, sq, num_query, k, out, progress):
         best_d[ra], best_i[ra] = _merge_topk(best_d[ra], best_i[ra], v, i + b, k)
         row_max[ra] = torch.maximum(row_max[ra], block.max(dim=1).values)
         if a != b:
-            kk = min(k, block.shape[0])
-            v, i = torch.topk(block.T, kk, dim=1, largest=False, sorted=True)
+            # The same block read along its columns; a contiguous copy makes both reductions faster.
+            block_t = block.T.contiguous()
+            v, i = torch.topk(block_t, min(k, block_t.shape[1]), dim=1, largest=False, sorted=True)
             best_d[rb], best_i[rb] = _merge_topk(best_d[rb], best_i[rb], v, i + a, k)
-            row_max[rb] = torch.maximum(row_max[rb], block.max(dim=0).values)
+            row_max[rb] = torch.maximum(row_max[rb], block_t.max(dim=1).values)
         # Queries come first, so every (query, gallery) entry lies in a block a <= b.
         q_rows = slice(ra.start, min(ra.stop, num_query))
         if q_rows.start < q_rows.stop:
@@ -153,10 +154,12 @@ def _jaccard_into(out, v, num_query, lambda_value, progress):
     pattern = vq.copy()
     pattern.data = np.ones_like(pattern.data)
     pairs_per_row = pattern @ col_count
+    # Chunks of query rows bounded both in joined pairs and in dense (rows, G) scratch.
+    max_rows = max(1, _JOIN_PAIRS // num_g)
     bounds = [0]
     acc = 0
     for i, p in enumerate(pairs_per_row):
-        if acc + p > _JOIN_PAIRS and i > bounds[-1]:
+        if i > bounds[-1] and (acc + p > _JOIN_PAIRS or i - bounds[-1] >= max_rows):
             bounds.append(i)
             acc = 0
         acc += p
