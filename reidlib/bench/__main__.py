@@ -1,19 +1,21 @@
-"""Command line: ``python -m reidlib.bench {eval} [options]``."""
+"""Command line: ``python -m reidlib.bench {eval,data} [options]``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from . import eval_bench
+from . import data_bench, eval_bench
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reidlib.bench", description=__doc__)
     sub = parser.add_subparsers(dest="suite", required=True)
-    eval_bench.add_arguments(sub.add_parser("eval", help=eval_bench.__doc__.splitlines()[0]))
+    suites = {"eval": eval_bench, "data": data_bench}
+    for name, module in suites.items():
+        module.add_arguments(sub.add_parser(name, help=module.__doc__.splitlines()[0]))
     args = parser.parse_args(argv)
-    return {"eval": eval_bench.run}[args.suite](args)
+    return suites[args.suite].run(args)
 
 
 if __name__ == "__main__":

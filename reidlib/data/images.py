@@ -1,0 +1,26 @@
+"""Reading image files, with errors that name the file."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+class ImageReadError(ValueError):
+    """An image file is missing or cannot be decoded."""
+
+
+def read_image(path: str | os.PathLike) -> torch.Tensor:
+    """(3, H, W) uint8 RGB tensor of any image file PIL reads (JPEG, PNG, BMP, ...)."""
+    try:
+        with Image.open(path) as im:
+            return torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1).contiguous()
+    except FileNotFoundError:
+        raise ImageReadError(f"missing image {path}") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        # OSError covers truncated files and UnidentifiedImageError (unknown
+        # formats); malformed headers of some formats surface as ValueError / SyntaxError.
+        raise ImageReadError(f"cannot decode image {path}: {exc}") from exc

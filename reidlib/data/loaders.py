@@ -1,0 +1,72 @@
+"""Decoding records into samples, and the DataLoaders that feed training and testing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torchvision import tv_tensors
+
+from .images import read_image
+from .masks import MaskSource
+from .records import Record
+from .samplers import IdentitySampler
+
+
+class ReIDImages(Dataset):
+    """Records as samples: ``{"image", ["mask"], "pid", "camid", "tracklet", "index"}``.
+
+    Args:
+        records: the split to serve.
+        transform: applied to the sample dict (see :mod:`reidlib.data.transforms`).
+        masks: where the masks are; ``None`` loads no masks.
+    """
+
+    def __init__(self, records: Sequence[Record], transform: Callable | None = None, masks: MaskSource | None = None):
+        if len(records) == 0:
+            raise ValueError("no records: the split is empty")
+        self.records = list(records)
+        self.transform = transform
+        self.masks = masks
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict:
+        rec = self.records[index]
+        image = read_image(rec.path)
+        sample = {"image": tv_tensors.Image(image), "pid": rec.pid, "camid": rec.camid,
+                  "tracklet": rec.tracklet, "index": index}
+        if self.masks is not None:
+            sample["mask"] = tv_tensors.Mask(torch.from_numpy(self.masks.load(rec.path, size=image.shape[-2:])))
+        if self.transform is not None:
+            sample = self.transform(sample)
+        return sample
+
+
+def _seed_worker(worker_id: int) -> None:
+    # DataLoader seeds torch per worker from its generator; NumPy users get the same.
+    np.random.seed(torch.initial_seed() % 2**32)
+
+
+def train_loader(dataset: ReIDImages, batch_size: int = 64, num_instances: int = 4, num_workers: int = 2,
+                 seed: int = 0, sampler: str = "identity") -> DataLoader:
+    """Training batches: P x K identity-balanced (``sampler="identity"``) or shuffled (``"random"``)."""
+    gen = torch.Generator().manual_seed(seed)
+    if sampler == "identity":
+        ids = [r.pid for r in dataset.records]
+        cams = [r.camid for r in dataset.records]
+        kwargs = {"sampler": IdentitySampler(ids, cams, batch_size, num_instances, seed), "drop_last": True}
+    elif sampler == "random":
+        kwargs = {"shuffle": True, "drop_last": True}
+    else:
+        raise ValueError(f"unknown sampler {sampler!r}; choose 'identity' or 'random'")
+    return DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, generator=gen,
+                      worker_init_fn=_seed_worker, persistent_workers=num_workers > 0, **kwargs)
+
+
+def eval_loader(dataset: ReIDImages, batch_size: int = 128, num_workers: int = 2) -> DataLoader:
+    """Batches in record order, for feature extraction."""
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)

@@ -1,0 +1,189 @@
+"""Masks, joint image/mask transforms, background variants, P x K sampling, decoding."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torchvision import tv_tensors
+
+from reidlib.data.images import ImageReadError, read_image
+from reidlib.data.loaders import ReIDImages, eval_loader, train_loader
+from reidlib.data.masks import MaskError, MaskSource, parts_from_foreground, read_label_map, write_label_map
+from reidlib.data.records import Record
+from reidlib.data.samplers import IdentitySampler
+from reidlib.data.transforms import (
+    BackgroundPool, BackgroundVariant, GaussianWeight, RandomBackground, ToRGBM, background_only, build_transforms,
+    mean_background, random_background,
+)
+
+
+def person_sample(h=32, w=16):
+    """A red image with a green 'person' block in the middle, and its part mask."""
+    img = torch.zeros(3, h, w)
+    img[0] = 1.0
+    mask = torch.zeros(h, w, dtype=torch.uint8)
+    mask[8:24, 4:12] = 2
+    img[:, 8:24, 4:12] = torch.tensor([0.0, 1.0, 0.0]).view(3, 1, 1)
+    return {"image": tv_tensors.Image(img), "mask": tv_tensors.Mask(mask), "index": 3}
+
+
+def write_dataset(root, n_ids=4, per_id=4, cams=2, size=(32, 16)):
+    records = []
+    for pid in range(n_ids):
+        for k in range(per_id):
+            path = root / "train" / f"{pid:04d}_c{k % cams}_{k}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.full((*size, 3), 40 * pid, np.uint8)).save(path)
+            labels = np.zeros(size, np.uint8)
+            labels[4:28, 4:12] = 2
+            write_label_map(root / "masks" / "train" / path.name, labels)
+            records.append(Record(str(path), pid, k % cams))
+    return records
+
+
+def test_label_maps_round_trip_and_reject_bad_labels(tmp_path):
+    labels = np.arange(20, dtype=np.uint8).reshape(4, 5) % 5
+    write_label_map(tmp_path / "a" / "m.png", labels)
+    assert np.array_equal(read_label_map(tmp_path / "a" / "m.png"), labels)
+    Image.fromarray(np.full((4, 5), 9, np.uint8)).save(tmp_path / "bad.png")
+    with pytest.raises(MaskError, match="label 9"):
+        read_label_map(tmp_path / "bad.png")
+    with pytest.raises(MaskError):
+        write_label_map(tmp_path / "x.png", labels + 5)
+
+
+def test_mask_source_mirrors_the_image_tree(tmp_path):
+    records = write_dataset(tmp_path)
+    source = MaskSource(tmp_path)
+    assert source.path_for(records[0].path) == tmp_path / "masks" / "train" / "0000_c0_0.png"
+    assert source.load(records[0].path, size=(32, 16)).max() == 2
+    with pytest.raises(MaskError, match="but its image is"):
+        source.load(records[0].path, size=(64, 32))
+    (tmp_path / "masks" / "train" / "0000_c0_0.png").unlink()
+    with pytest.raises(MaskError, match="missing mask"):
+        source.load(records[0].path)
+    with pytest.raises(MaskError, match="not under the dataset folder"):
+        source.path_for("/elsewhere/x.jpg")
+    with pytest.raises(MaskError, match="reidlib.data.segment masks"):
+        MaskSource(tmp_path / "train")
+
+
+def test_parts_from_foreground_split_by_height():
+    fg = np.zeros((20, 5), bool)
+    fg[0:20, 1:4] = True
+    labels = parts_from_foreground(fg, head=0.15, upper=0.5)
+    assert set(labels[0:3, 2]) == {1} and set(labels[3:10, 2]) == {2} and set(labels[10:, 2]) == {3}
+    assert labels[:, 0].max() == 0
+    assert parts_from_foreground(np.zeros((4, 4), bool)).max() == 0
+
+
+def test_background_variants():
+    s = person_sample()
+    fg = s["mask"] > 0
+    mean = (0.5, 0.5, 0.5)
+    mb = mean_background(s["image"], fg, mean)
+    assert torch.equal(mb[:, 10, 6], torch.tensor([0.0, 1.0, 0.0])) and torch.allclose(mb[:, 0, 0], torch.tensor(0.5))
+    bo = background_only(s["image"], fg, mean)
+    assert torch.allclose(bo[:, 10, 6], torch.tensor(0.5)) and torch.equal(bo[:, 0, 0], torch.tensor([1.0, 0, 0]))
+    rb = random_background(s["image"], fg, torch.full((3, 32, 16), 0.25))
+    assert torch.allclose(rb[:, 0, 0], torch.tensor(0.25)) and torch.equal(rb[:, 10, 6], s["image"][:, 10, 6])
+    with pytest.raises(ValueError, match="background is"):
+        random_background(s["image"], fg, torch.zeros(3, 8, 8))
+
+
+def test_background_pool_and_random_background(tmp_path):
+    Image.fromarray(np.full((60, 90, 3), 200, np.uint8)).save(tmp_path / "scene.jpg")
+    pool = BackgroundPool(tmp_path)
+    crop = pool.sample(32, 16)
+    assert crop.shape == (3, 32, 16) and 0.7 < float(crop.mean()) < 0.85
+    variant = BackgroundVariant("random_background", pool, seed=1)
+    a, b = variant(person_sample()), variant(person_sample())
+    assert torch.equal(a["image"], b["image"])  # seeded by the sample index: test sets are fixed
+    always = RandomBackground(pool, p=1.0)(person_sample())
+    assert float(always["image"][0, 0, 0]) < 0.9  # the red background is gone
+    never = RandomBackground(pool, p=0.0)(person_sample())
+    assert torch.equal(never["image"], person_sample()["image"])
+    with pytest.raises(ValueError, match="needs a BackgroundPool"):
+        BackgroundVariant("random_background")
+    with pytest.raises(ValueError, match="unknown background variant"):
+        BackgroundVariant("blurred")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        BackgroundPool(tmp_path / "none")
+
+
+def test_rgbm_and_gaussian_weight():
+    s = ToRGBM()(person_sample())
+    assert s["image"].shape == (4, 32, 16) and s["image"][3].sum() == 16 * 8
+    g = GaussianWeight(0.5)(person_sample())
+    w = GaussianWeight.weight(32, 16, 0.5)
+    assert g["target"].shape == (3, 32, 16) and w.max() <= 1 and w[16, 8] > w[0, 0]
+    with pytest.raises(KeyError, match="mask"):
+        ToRGBM()({"image": person_sample()["image"]})
+
+
+def test_pipeline_moves_mask_with_image():
+    torch.manual_seed(0)
+    t = build_transforms(64, 32, train=True, flip_p=1.0, pad=0, erasing_p=0.0, normalize=False)
+    s = person_sample()
+    s["image"][:, 8:24, 4:8] = 0.3  # the left half of the person is grey: a flip must move it right
+    out = t(s)
+    assert out["image"].shape == (3, 64, 32) and out["mask"].shape == (64, 32)
+    fg = out["mask"] > 0
+    assert fg.any() and torch.equal(fg, out["mask"].flip(-1).flip(-1) > 0)
+    grey = (out["image"][1] - 0.3).abs() < 0.05
+    assert grey[:, 16:].sum() > 0 and grey[:, :16].sum() == 0
+    assert (out["mask"][grey] > 0).all()
+
+
+def test_pipeline_normalises_and_keeps_rgbm_mask_binary():
+    t = build_transforms(32, 16, train=False, rgbm=True)
+    out = t(person_sample())
+    assert out["image"].shape == (4, 32, 16)
+    assert set(out["image"][3].unique().tolist()) == {0.0, 1.0}
+    assert out["image"][:3].min() < 0  # normalised
+
+
+def test_identity_sampler_balances_identities_and_cameras():
+    pids = [0] * 6 + [1] * 2 + [2] * 4 + [3] * 5
+    cams = [0, 0, 0, 0, 1, 2] + [0, 0] + [0, 1, 0, 1] + [2, 2, 2, 2, 2]
+    s = IdentitySampler(pids, cams, batch_size=8, num_instances=4, seed=0)
+    order = list(s)
+    assert len(order) == len(s) == 16
+    batches = [order[i:i + 8] for i in range(0, 16, 8)]
+    for b in batches:
+        assert sorted(Counter(pids[i] for i in b).values()) == [4, 4]
+    for pid, want_cams in ((0, 3), (2, 2)):
+        chosen = [i for i in order if pids[i] == pid]
+        assert len({cams[i] for i in chosen}) == want_cams  # spread over every camera
+    s.set_epoch(1)
+    assert list(s) != order
+    s.set_epoch(0)
+    assert list(s) == order
+    with pytest.raises(ValueError, match="multiple of num_instances"):
+        IdentitySampler(pids, cams, batch_size=6, num_instances=4)
+    with pytest.raises(ValueError, match="cannot fill"):
+        IdentitySampler(pids, cams, batch_size=40, num_instances=4)
+
+
+def test_dataset_and_loaders(tmp_path):
+    records = write_dataset(tmp_path)
+    ds = ReIDImages(records, build_transforms(32, 16, train=True), MaskSource(tmp_path))
+    batch = next(iter(train_loader(ds, batch_size=8, num_instances=2, num_workers=0)))
+    assert batch["image"].shape == (8, 3, 32, 16) and batch["mask"].shape == (8, 32, 16)
+    assert sorted(Counter(batch["pid"].tolist()).values()) == [2, 2, 2, 2]
+    plain = ReIDImages(records, build_transforms(32, 16, train=False))
+    first = next(iter(eval_loader(plain, batch_size=5, num_workers=0)))
+    assert first["index"].tolist() == [0, 1, 2, 3, 4] and "mask" not in first
+
+
+def test_unreadable_images_are_reported_by_path(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(ImageReadError, match="broken.jpg"):
+        read_image(str(bad))
+    with pytest.raises(ImageReadError, match="missing image"):
+        read_image(str(tmp_path / "nothing.png"))
+    Image.fromarray(np.zeros((4, 3, 3), np.uint8)).save(tmp_path / "x.bmp")
+    assert read_image(str(tmp_path / "x.bmp")).shape == (3, 4, 3)
