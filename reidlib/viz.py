@@ -56,3 +56,49 @@ def plot_cmc(curves: dict[str, np.ndarray], max_rank: int = 20, ax=None):
     ax.set_xticks([1, 5, 10, 15, 20][: 1 + max_rank // 5])
     ax.grid(alpha=0.3)
     return ax
+
+
+# Part colours for mask overlays: head, upper body, lower body, accessories (background stays clear).
+PART_COLOURS = np.array([[0, 0, 0], [255, 214, 0], [229, 57, 53], [30, 136, 229], [67, 160, 71]], dtype=float)
+
+
+def overlay_parts(image, labels, alpha: float = 0.5) -> np.ndarray:
+    """(H, W, 3) uint8 picture of an image with its part labels tinted in :data:`PART_COLOURS`.
+
+    ``image``: (3, H, W) or (H, W, 3) uint8 / float in [0, 1]; ``labels``: (H, W) ints 0-4.
+    """
+    img = np.asarray(image, dtype=float)
+    if img.ndim == 3 and img.shape[0] in (3, 4) and img.shape[-1] not in (3, 4):
+        img = img[:3].transpose(1, 2, 0)
+    if img.max() <= 1.0:
+        img = img * 255
+    labels = np.asarray(labels)
+    out = img.copy()
+    fg = labels > 0
+    out[fg] = (1 - alpha) * img[fg] + alpha * PART_COLOURS[labels[fg]]
+    return out.clip(0, 255).astype(np.uint8)
+
+
+def image_grid(images, titles=None, ncols: int = 8, scale: float = 0.9, row_labels=None):
+    """Show (H, W, 3) pictures in a grid; returns the figure."""
+    images = list(images)
+    nrows = -(-len(images) // ncols)
+    h, w = np.asarray(images[0]).shape[:2]
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * scale * w / h * 1.6, nrows * scale * 1.6),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images):
+            ax.imshow(np.asarray(images[i]))
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=7)
+    if row_labels is not None:
+        for ax, label in zip(axes[:, 0], row_labels):
+            ax.axis("on")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            ax.set_ylabel(label, fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -488,3 +488,12 @@ def test_real_cuhk01():
     small = load_dataset("cuhk01", SHARED_DATA / "cuhk01" / "campus", num_test_ids=100, shot="single", split_seed=3)
     assert small.statistics().loc["train"].tolist() == [871, 3484, 2]
     assert small.statistics().loc["query"].tolist() == [100, 100, 1]
+
+
+def test_official_statistics_match_what_readers_compare_with():
+    from reidlib.data.datasets import official_statistics
+
+    assert official_statistics("market1501")["query"]["images"] == 3368
+    assert official_statistics("cuhk01")["train"] == {"identities": 485, "cameras": 2, "images": 1940}
+    with pytest.raises(ValueError, match="no official statistics"):
+        official_statistics("folder")

@@ -50,7 +50,7 @@ def _measure(task: str, size: str, dim: int, difficulty: str, threads: int, queu
         t2 = time.perf_counter()
         out.update(distance_s=t1 - t0, metrics_s=t2 - t1, total_s=t2 - t0)
     else:
-        dist = re_ranking(qf, gf, progress=True)
+        dist = re_ranking(qf, gf)
         t1 = time.perf_counter()
         res = evaluate_rank(dist, q_ids, g_ids, q_cams, g_cams)
         out.update(total_s=t1 - t0)

@@ -32,7 +32,8 @@ import os
 from collections.abc import Callable
 
 from ..records import ReIDDataset
-from .common import DatasetLayoutError, verify_images
+from . import cuhk01, cuhk03, market1501, mars, msmt17, threedpes, viper
+from .common import DatasetLayoutError, two_camera_expected, verify_images
 from .cuhk01 import read_cuhk01
 from .cuhk03 import extract_images as extract_cuhk03_images
 from .cuhk03 import read_cuhk03
@@ -55,7 +56,35 @@ DATASETS: dict[str, Callable[..., ReIDDataset]] = {
 }
 
 __all__ = ["DATASETS", "DatasetLayoutError", "dataset_options", "extract_cuhk03_images", "load_dataset",
-           "verify_images"]
+           "official_statistics", "verify_images"]
+
+
+def official_statistics(name: str) -> dict[str, dict[str, int]]:
+    """The official counts per split of dataset ``name`` under its readers' default protocol.
+
+    These are what a reader compares its counts with (CUHK03: the labeled
+    boxes; the random-split datasets: their default number of test identities).
+    """
+    two_camera = {  # total identities, images per identity and camera (None: it varies)
+        "viper": (viper.NUM_IDENTITIES, 1),
+        "cuhk01": (cuhk01.NUM_IDENTITIES, 2),
+        "3dpes": (threedpes.NUM_IDENTITIES, None),
+    }
+    tables = {
+        "market1501": market1501.MARKET1501_EXPECTED,
+        "dukemtmc": market1501.DUKEMTMC_EXPECTED,
+        "msmt17": msmt17.EXPECTED,
+        "cuhk03": cuhk03.NEW_PROTOCOL_EXPECTED["labeled"],
+        "mars": mars.EXPECTED,
+    }
+    if name in two_camera:
+        defaults = dataset_options(name)
+        num_ids, per_camera = two_camera[name]
+        return two_camera_expected(num_ids, defaults["num_test_ids"], per_camera, defaults.get("shot", "single"))
+    if name not in tables:
+        raise ValueError(f"no official statistics for {name!r}; datasets with them: "
+                         f"{', '.join([*tables, *two_camera])}")
+    return {split: dict(counts) for split, counts in tables[name].items()}
 
 
 def dataset_options(name: str) -> dict[str, object]:
