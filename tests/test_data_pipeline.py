@@ -187,3 +187,14 @@ def test_unreadable_images_are_reported_by_path(tmp_path):
         read_image(str(tmp_path / "nothing.png"))
     Image.fromarray(np.zeros((4, 3, 3), np.uint8)).save(tmp_path / "x.bmp")
     assert read_image(str(tmp_path / "x.bmp")).shape == (3, 4, 3)
+
+
+def test_variant_pictures_are_uint8_at_the_image_size(tmp_path):
+    from reidlib.data.transforms import variant_pictures
+
+    records = write_dataset(tmp_path, n_ids=1, per_id=2)
+    pics = list(variant_pictures(records, MaskSource(tmp_path), "background_only"))
+    assert len(pics) == 2 and pics[0].shape == (32, 16, 3) and pics[0].dtype == np.uint8
+    # the person (rows 4-27, columns 4-11) is the mean colour now, the background untouched
+    assert tuple(pics[0][10, 6]) == tuple(round(255 * m) for m in (0.485, 0.456, 0.406))
+    assert tuple(pics[0][0, 0]) == (0, 0, 0)

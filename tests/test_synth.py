@@ -152,3 +152,16 @@ def test_ensure_reuses_complete_and_regenerates_incomplete(tmp_path, monkeypatch
     (root / "query" / "stray.jpg").write_bytes(b"partial")
     assert ensure("tiny", cache_dir=tmp_path, progress=False, **FEW) == root
     assert file_hashes(root) == before
+
+
+def test_colour_histograms_of_arrays_equal_those_of_files(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from reidlib.eval.color_histogram import color_histogram_features
+
+    img = (np.arange(32 * 16 * 3) % 251).astype(np.uint8).reshape(32, 16, 3)
+    Image.fromarray(img).save(tmp_path / "a.png")
+    from_file = color_histogram_features([tmp_path / "a.png"])
+    from_array = color_histogram_features([img])
+    assert from_file.shape == from_array.shape and bool((from_file == from_array).all())

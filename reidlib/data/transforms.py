@@ -234,3 +234,16 @@ def build_transforms(
     if train and erasing_p > 0:
         steps.append(ImageOnly(v2.RandomErasing(erasing_p, value=0)))
     return v2.Compose(steps)
+
+
+def variant_pictures(records, masks, variant: str, pool: BackgroundPool | None = None, seed: int = 0):
+    """(H, W, 3) uint8 pictures of ``records`` in a background variant, at their own size.
+
+    For analyses outside a training pipeline (colour histograms, figures).
+    """
+    make = BackgroundVariant(variant, pool, seed=seed)
+    for index, rec in enumerate(records):
+        image = read_image(rec.path).float() / 255
+        sample = make({"image": image, "mask": torch.from_numpy(masks.load(rec.path, size=image.shape[-2:])),
+                       "index": index})
+        yield (sample["image"].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()

@@ -43,13 +43,13 @@ def _histogram(img: Image.Image, bins: tuple[int, int, int], stripes: int, size:
 
 
 def color_histogram_features(
-    paths: Sequence[str | os.PathLike],
+    paths: Sequence[str | os.PathLike | np.ndarray],
     bins: tuple[int, int, int] = (8, 4, 4),
     stripes: int = 6,
     space: str = "hsv",
     size: tuple[int, int] = (128, 64),
 ) -> torch.Tensor:
-    """Striped joint colour histograms of the images at ``paths``.
+    """Striped joint colour histograms of the images at ``paths`` (or of (H, W, 3) uint8 arrays).
 
     Args:
         bins: bins per channel (hue, saturation, value for ``"hsv"``).
@@ -67,8 +67,11 @@ def color_histogram_features(
     bins = tuple(int(b) for b in bins)
     dim = stripes * int(np.prod(bins))
     out = np.zeros((len(paths), dim), np.float32)
-    for i, path in enumerate(paths):
-        with Image.open(path) as img:
+    for i, item in enumerate(paths):
+        if isinstance(item, np.ndarray):  # an (H, W, 3) uint8 picture, e.g. a background variant
+            out[i] = _histogram(Image.fromarray(item), bins, stripes, size, space)
+            continue
+        with Image.open(item) as img:
             out[i] = _histogram(img, bins, stripes, size, space)
     out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
     return torch.from_numpy(out)
