@@ -141,7 +141,7 @@ def _load_config(where: Path, subset: str) -> dict[str, np.ndarray]:
     try:
         # squeeze_me: MATLAB's N x 1 columns and cells become 1-D arrays of numbers / strings.
         config = scipy.io.loadmat(where / name, squeeze_me=True)
-    except (ValueError, OSError, NotImplementedError) as error:
+    except (ValueError, OSError, NotImplementedError) as error:  # scipy raises NotImplementedError for v7.3 files
         raise layout_error("CUHK03", where, f"{name} is not a readable MATLAB v5 file ({error})") from None
     missing = [field for field in CONFIG_FIELDS if field not in config]
     if missing:

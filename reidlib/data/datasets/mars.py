@@ -89,7 +89,7 @@ def _load_query_rows(where: Path, num_test_tracks: int) -> list[int]:
 def _load_variable(where: Path, file_name: str, variable: str) -> np.ndarray:
     try:
         contents = scipy.io.loadmat(where / "info" / file_name)
-    except (ValueError, OSError, NotImplementedError) as error:
+    except (ValueError, OSError, NotImplementedError) as error:  # scipy raises NotImplementedError for v7.3 files
         raise layout_error("MARS", where, f"info/{file_name} is not a readable MATLAB v5 file ({error})") from None
     if variable not in contents:
         raise layout_error("MARS", where, f"info/{file_name} holds no variable {variable}")
