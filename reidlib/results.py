@@ -45,3 +45,20 @@ def load_results(name: str, profiles: tuple[str, ...] = ("gpu", "cpu", "ci")) ->
             return json.loads(path.read_text())
     tried = ", ".join(str(results_dir(p) / f"{name}.json") for p in profiles if p in PROFILES)
     raise FileNotFoundError(f"no results for {name!r}: none of {tried} exists; run its notebook first")
+
+
+def largest_results(name: str, current: dict, profile: str) -> dict:
+    """What a chapter should show: committed results of a larger profile, else this run's.
+
+    A ``ci`` run proves the pipeline; when ``cpu`` (or ``gpu``) results of the
+    same notebook are committed, the book shows those instead. The returned
+    dict says which in ``profile``.
+    """
+    order = {"ci": 0, "cpu": 1, "gpu": 2}
+    for larger in ("gpu", "cpu"):
+        if order[larger] > order[profile]:
+            try:
+                return load_results(name, profiles=(larger,))
+            except FileNotFoundError:
+                continue
+    return {"profile": profile, **_plain(current)}

@@ -83,3 +83,11 @@ def test_results_round_trip(tmp_path, monkeypatch):
 def test_unknown_profile():
     with pytest.raises(ValueError, match="unknown profile"):
         results_dir("laptop")
+
+
+def test_largest_results_prefers_committed_larger_profiles(tmp_path, monkeypatch):
+    monkeypatch.setattr(results, "results_dir", lambda p: tmp_path / p)
+    assert results.largest_results("demo", {"x": 1}, "ci") == {"profile": "ci", "x": 1}
+    results.save_results("demo", {"x": 2}, "cpu", tmp_path / "cpu")
+    assert results.largest_results("demo", {"x": 1}, "ci") == {"profile": "cpu", "x": 2}
+    assert results.largest_results("demo", {"x": 3}, "cpu") == {"profile": "cpu", "x": 3}
