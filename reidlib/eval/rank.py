@@ -92,7 +92,7 @@ def _check_inputs(distmat, query_ids, gallery_ids, query_cams, gallery_cams):
     return d, q_ids, g_ids, q_cams, g_cams
 
 
-def _true_matches(d, q_ids, g_ids, q_cams, g_cams, junk_ids):
+def _true_matches(d, q_ids, g_ids, q_cams, g_cams):
     """Each query's valid true matches, sorted by (distance, gallery index).
 
     Returns (dist, index, count): (Q, P) distances padded with +inf, (Q, P)
@@ -110,9 +110,8 @@ def _true_matches(d, q_ids, g_ids, q_cams, g_cams, junk_ids):
     inside = k.unsqueeze(0) < q_count.unsqueeze(1)
     flat = (offsets[slot].unsqueeze(1) + k.unsqueeze(0)).clamp(max=num_g - 1)
     g_idx = order[flat]
+    # A true match shares the query's identity, which is never junk: only the camera rule applies.
     valid = inside & (g_cams[g_idx] != q_cams.unsqueeze(1))
-    if junk_ids:
-        valid &= ~torch.isin(g_ids[g_idx], torch.tensor(list(junk_ids)))
     dist = torch.where(valid, d.gather(1, g_idx), torch.full_like(d[:, :1], float("inf")))
     index = torch.where(valid, g_idx, torch.full_like(g_idx, num_g))
     # Candidates come in gallery order, so a stable sort breaks distance ties by index.
@@ -277,7 +276,7 @@ def evaluate_rank(
         raise ValueError(f"some queries have a junk identity {junk}: remove them from the query set")
     junk_mask = torch.isin(g_ids, torch.tensor(junk)) if junk else torch.zeros(len(g_ids), dtype=torch.bool)
 
-    pos_dist, pos_index, num_pos = _true_matches(d, q_ids, g_ids, q_cams, g_cams, junk)
+    pos_dist, pos_index, num_pos = _true_matches(d, q_ids, g_ids, q_cams, g_cams)
     ranks = _match_ranks(d, g_ids, q_ids, junk_mask, pos_dist, pos_index, num_pos)
     has = num_pos > 0
     num_valid = int(has.sum())
