@@ -9,6 +9,10 @@ import torch
 from PIL import Image
 
 
+# The image files the readers, the segmenter and the background pool pick up.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+
+
 class ImageReadError(ValueError):
     """An image file is missing or cannot be decoded."""
 

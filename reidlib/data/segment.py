@@ -29,14 +29,13 @@ import torch.nn.functional as F
 from torchvision.transforms import v2
 from tqdm import tqdm
 
-from .images import read_image
+from .images import IMAGE_EXTENSIONS, read_image
 from .masks import parts_from_foreground, write_label_map
 from .segmenter import (
     WEIGHTS, PersonSegmenter, iou, load_scene, load_segmenter, pennfudan_pedestrians, predict_foreground,
     preprocess, reid_crop, split_scenes,
 )
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 # torchvision's DeepLabV3 (ResNet-50) trained on COCO with the 20 VOC classes: "person" is class 15.
 DEEPLAB_PERSON = 15
 DEEPLAB_FILE = "deeplabv3_resnet50_coco-cd0a2569.pth"

@@ -28,7 +28,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from .images import read_image
+from .images import IMAGE_EXTENSIONS, read_image
 
 # ImageNet statistics: the normalisation every torchvision backbone expects.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -68,14 +68,12 @@ class BackgroundPool:
     global generator, which DataLoader seeds differently in every worker.
     """
 
-    EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
-
     def __init__(self, images: str | os.PathLike | list):
         if isinstance(images, (str, os.PathLike)):
             folder = Path(images)
             if not folder.is_dir():
                 raise FileNotFoundError(f"background pool folder {folder} does not exist")
-            images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in self.EXTENSIONS)
+            images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
         self.images = [p if isinstance(p, torch.Tensor) else read_image(p) for p in images]
         if not self.images:
             raise ValueError("the background pool is empty: give it at least one image")

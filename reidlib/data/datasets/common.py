@@ -21,10 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..images import ImageReadError, read_image
+from ..images import IMAGE_EXTENSIONS, ImageReadError, read_image
 from ..records import Record, ReIDDataset, relabel
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 # How many offending paths an error message lists before "and N more".
 MAX_LISTED = 5
 
@@ -107,7 +106,7 @@ def require(where: Path, dataset: str, folders: Sequence[str] = (), files: Seque
         raise layout_error(dataset, where, problem)
 
 
-def list_images(folder: Path, suffixes: Iterable[str] = IMAGE_SUFFIXES) -> list[Path]:
+def list_images(folder: Path, suffixes: Iterable[str] = IMAGE_EXTENSIONS) -> list[Path]:
     """The image files directly in ``folder`` (by suffix, case-insensitive), sorted by name.
 
     Other files are not images of the dataset and are left out: releases

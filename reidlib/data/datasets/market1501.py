@@ -22,6 +22,7 @@ import os
 import re
 from pathlib import Path
 
+from ..images import IMAGE_EXTENSIONS
 from ..records import Record, ReIDDataset, relabel
 from .common import build_dataset, layout_error, list_images, locate, parse_names
 
@@ -101,7 +102,7 @@ def read_folder(root: str | os.PathLike) -> ReIDDataset:
 
 
 def _read_splits(where: Path, dataset: str, pattern: re.Pattern[str], example: str, num_cameras: int | None,
-                 suffixes: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp"),
+                 suffixes: tuple[str, ...] = IMAGE_EXTENSIONS,
                  ) -> tuple[list[Record], list[Record], list[Record]]:
     """Train (junk dropped, relabelled), query and gallery records of the three folders."""
     splits = {split: _read_folder(where / folder, dataset, pattern, example, num_cameras, suffixes)
