@@ -198,3 +198,11 @@ def test_variant_pictures_are_uint8_at_the_image_size(tmp_path):
     # the person (rows 4-27, columns 4-11) is the mean colour now, the background untouched
     assert tuple(pics[0][10, 6]) == tuple(round(255 * m) for m in (0.485, 0.456, 0.406))
     assert tuple(pics[0][0, 0]) == (0, 0, 0)
+
+
+def test_one_image_per_camera_keeps_the_first_of_each_camera_in_camera_order():
+    from reidlib.data.records import one_image_per_camera
+
+    recs = [Record("a", 1, 2), Record("b", 1, 0), Record("c", 2, 1), Record("d", 1, 2), Record("e", 1, 0)]
+    assert [r.path for r in one_image_per_camera(recs, 1)] == ["b", "a"]
+    assert one_image_per_camera(recs, 9) == []

@@ -76,3 +76,12 @@ def relabel(records: Sequence[Record]) -> list[Record]:
     """Training records with identities mapped to 0..N-1 in order of first (sorted) appearance."""
     mapping = {pid: i for i, pid in enumerate(sorted({r.pid for r in records}))}
     return [replace(r, pid=mapping[r.pid]) for r in records]
+
+
+def one_image_per_camera(records: Sequence[Record], pid: int) -> list[Record]:
+    """The first record of identity ``pid`` in each camera, in camera order (for figures)."""
+    first: dict[int, Record] = {}
+    for r in records:
+        if r.pid == pid:
+            first.setdefault(r.camid, r)
+    return [first[c] for c in sorted(first)]
