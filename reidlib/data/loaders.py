@@ -52,19 +52,36 @@ def _seed_worker(worker_id: int) -> None:
 
 
 def train_loader(dataset: ReIDImages, batch_size: int = 64, num_instances: int = 4, num_workers: int = 2,
-                 seed: int = 0, sampler: str = "identity") -> DataLoader:
-    """Training batches: P x K identity-balanced (``sampler="identity"``) or shuffled (``"random"``)."""
+                 seed: int = 0, sampler: str = "identity", rank: int = 0, world_size: int = 1,
+                 persistent_workers: bool = True, pin_memory: bool = False) -> DataLoader:
+    """Training batches: P x K identity-balanced (``sampler="identity"``) or shuffled (``"random"``).
+
+    ``batch_size`` is the global batch; with ``world_size`` processes each
+    gets ``batch_size / world_size`` of it (see :class:`IdentitySampler`).
+    The engine turns ``persistent_workers`` off and reseeds ``generator``
+    every epoch, so that a resumed run draws the same augmentations.
+    """
+    if batch_size % world_size:
+        raise ValueError(f"batch_size {batch_size} is not divisible by {world_size} processes")
     gen = torch.Generator().manual_seed(seed)
     if sampler == "identity":
         ids = [r.pid for r in dataset.records]
         cams = [r.camid for r in dataset.records]
-        kwargs = {"sampler": IdentitySampler(ids, cams, batch_size, num_instances, seed), "drop_last": True}
+        kwargs = {"sampler": IdentitySampler(ids, cams, batch_size, num_instances, seed, rank, world_size),
+                  "drop_last": True}
     elif sampler == "random":
-        kwargs = {"shuffle": True, "drop_last": True}
+        if world_size > 1:
+            from torch.utils.data.distributed import DistributedSampler
+
+            kwargs = {"sampler": DistributedSampler(dataset, world_size, rank, shuffle=True, seed=seed),
+                      "drop_last": True}
+        else:
+            kwargs = {"shuffle": True, "drop_last": True}
     else:
         raise ValueError(f"unknown sampler {sampler!r}; choose 'identity' or 'random'")
-    return DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, generator=gen,
-                      worker_init_fn=_seed_worker, persistent_workers=num_workers > 0, **kwargs)
+    return DataLoader(dataset, batch_size=batch_size // world_size, num_workers=num_workers, generator=gen,
+                      worker_init_fn=_seed_worker, persistent_workers=persistent_workers and num_workers > 0,
+                      pin_memory=pin_memory, **kwargs)
 
 
 def eval_loader(dataset: ReIDImages, batch_size: int = 128, num_workers: int = 2) -> DataLoader:

@@ -1,0 +1,48 @@
+"""One config over several seeds: mean and standard deviation of its metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from .config import TrainConfig
+
+METRICS = ("rank1", "rank5", "rank10", "mAP", "mINP")
+
+
+def summarize_seeds(results: list[dict], metrics: tuple[str, ...] = METRICS) -> dict:
+    """``{metric: {"mean", "std", "values"}}`` over runs (sample std, ddof=1; 0 for one run)."""
+    if not results:
+        raise ValueError("no runs to summarise")
+    out = {}
+    for m in metrics:
+        values = [r[m] for r in results if m in r]
+        if len(values) != len(results):
+            continue
+        arr = np.asarray(values, dtype=float)
+        out[m] = {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0,
+                  "values": [float(v) for v in arr]}
+    out["seeds"] = [r["seed"] for r in results]
+    return out
+
+
+def run_seeds(config: TrainConfig, seeds: list[int], output_root: str | Path | None = None) -> dict:
+    """Train ``config`` once per seed (each in ``<output_root>/s<seed>``; finished runs are reused).
+
+    Returns ``{"runs": [results...], "summary": summarize_seeds(...)}``.
+    """
+    from .trainer import default_output_dir, train
+
+    runs = []
+    for seed in seeds:
+        cfg = dataclasses.replace(config, seed=seed)
+        if output_root is not None:
+            cfg = dataclasses.replace(cfg, output_dir=str(Path(output_root) / f"s{seed}"))
+        elif config.output_dir is None:
+            cfg = dataclasses.replace(cfg, output_dir=str(default_output_dir(cfg)))
+        else:
+            cfg = dataclasses.replace(cfg, output_dir=str(Path(config.output_dir) / f"s{seed}"))
+        runs.append(train(cfg))
+    return {"runs": runs, "summary": summarize_seeds(runs)}

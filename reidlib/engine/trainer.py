@@ -1,0 +1,399 @@
+"""One training path for every method: stages, checkpoints, logs, evaluation.
+
+``train(config)`` runs a whole :class:`TrainConfig` and returns its results
+dict (also written to ``<output_dir>/results.json``). The output folder
+holds ``config.yaml``, ``metrics.jsonl`` (one JSON line per logged step,
+epoch and evaluation), ``checkpoint.pt`` (written after every epoch) and
+``results.json``. Running the same config into the same folder resumes
+where it stopped, and a finished run returns its results without training.
+
+Exact resumption: every epoch reseeds the RNGs (Python, NumPy, torch, the
+loader's generator) from ``(seed, epoch)`` and data workers are restarted per
+epoch, so epoch ``e`` draws the same batches and augmentations whether or not
+the run was interrupted before it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import math
+import random
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .. import runinfo
+from ..eval import evaluate_rank, pairwise_distance, pool_tracklet_features, re_ranking
+from ..models.base import ReIDModel
+from ..models.registry import build_model
+from ..paths import REPO_ROOT
+from . import distributed
+from .checkpoint import check_config, check_model, model_signature, read_checkpoint, save_checkpoint
+from .config import ConfigError, StageConfig, TrainConfig
+from .data import RunData, build_run_data, open_run_dataset
+from .optim import build_optimizer, build_scheduler
+
+RUNS_DIR = REPO_ROOT / "runs"
+
+
+def default_output_dir(config: TrainConfig) -> Path:
+    """``runs/<method>/<profile>-<dataset>-s<seed>-<fingerprint>``: one folder per distinct config."""
+    return RUNS_DIR / config.method / f"{config.profile}-{config.data.dataset}-s{config.seed}-{config.fingerprint()[:8]}"
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} asked for, but torch sees no CUDA device; use device=cpu or auto")
+    return device
+
+
+def resolve_stages(config: TrainConfig) -> list[StageConfig]:
+    """The schedule's stages with every inherited field filled in."""
+    s = config.schedule
+    stages = s.stages or [StageConfig()]
+    names = [st.name for st in stages]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"schedule.stages need distinct names, got {names}")
+    full = []
+    for st in stages:
+        full.append(StageConfig(
+            name=st.name,
+            epochs=s.epochs if st.epochs is None else st.epochs,
+            train=st.train,
+            loss_weights=dict(config.loss.weights if st.loss_weights is None else st.loss_weights),
+            lr=config.optim.lr if st.lr is None else st.lr,
+            warmup_epochs=s.warmup_epochs if st.warmup_epochs is None else st.warmup_epochs,
+            milestones=list(s.milestones if st.milestones is None else st.milestones),
+            alternate=st.alternate))
+    return full
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _to_device(batch: dict, device: torch.device, channels_last: bool) -> dict:
+    out = {}
+    for key, value in batch.items():
+        if isinstance(value, torch.Tensor):
+            value = value.to(device, non_blocking=True)
+            if channels_last and value.dim() == 4 and key == "image":
+                value = value.contiguous(memory_format=torch.channels_last)
+        out[key] = value
+    return out
+
+
+class Trainer:
+    """Trains ``config`` (see the module docstring); :meth:`fit` returns the results dict."""
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.info = distributed.setup(self.device.type)
+        if self.info.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.info.local_rank)
+        self.cuda = self.device.type == "cuda"
+        self.out = Path(config.output_dir) if config.output_dir else default_output_dir(config)
+        self.stages = resolve_stages(config)
+        for st in self.stages:
+            if st.epochs < 1:
+                raise ConfigError(f"stage {st.name!r} has {st.epochs} epochs; it needs at least 1")
+        self.progress = config.progress and self.info.is_main
+        self.amp_dtype = None
+        if self.cuda and config.amp:
+            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.channels_last = self.cuda and config.channels_last
+
+    # ------------------------------------------------------------------ set-up
+    def _build(self) -> None:
+        cfg = self.config
+        seed_everything(cfg.seed)
+        # Rank 0 generates SynthReID first so the others read a finished cache.
+        if self.info.is_main:
+            dataset = open_run_dataset(cfg, progress=self.progress)
+        distributed.barrier(self.info)
+        if not self.info.is_main:
+            dataset = open_run_dataset(cfg)
+        self.model: ReIDModel = build_model(cfg, dataset.num_train_pids, dataset.num_train_cams).to(self.device)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        for task in (t for st in self.stages for t in st.alternate or []):
+            if task not in self.model.tasks:
+                raise ConfigError(f"schedule alternates task {task!r}, but method {cfg.method!r} has tasks "
+                                  f"{sorted(self.model.tasks) or 'none'}")
+        for st in self.stages:
+            unknown = sorted(k for k in st.loss_weights if k not in self.model.loss_names)
+            if unknown:
+                raise ConfigError(f"stage {st.name!r} weighs {unknown}, which method {cfg.method!r} does not "
+                                  f"compute; its loss terms are {', '.join(self.model.loss_names)}")
+        self.data: RunData = build_run_data(cfg, dataset, self.model.needs, self.info, pin_memory=self.cuda)
+
+    def _set_trainable(self, stage: StageConfig) -> None:
+        """Freeze everything outside ``stage.train`` (all learns when it is None)."""
+        names = [n for n, _ in self.model.named_parameters()]
+        if stage.train is not None:
+            for prefix in stage.train:
+                if not any(n == prefix or n.startswith(prefix + ".") for n in names):
+                    children = ", ".join(n for n, _ in self.model.named_children())
+                    raise ConfigError(f"stage {stage.name!r} trains {prefix!r}, which is not a submodule of "
+                                      f"{self.config.method!r}; its submodules are {children}")
+        for n, p in self.model.named_parameters():
+            p.requires_grad_(stage.train is None or any(n == q or n.startswith(q + ".") for q in stage.train))
+        # BN layers with BN parameters that learn nothing keep their running statistics too.
+        self.frozen_norms = [m for m in self.model.modules()
+                             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.weight is not None
+                             and not m.weight.requires_grad]
+
+    def _wrap(self, stage: StageConfig) -> nn.Module:
+        if not self.info.enabled:
+            return self.model
+        used = {k for k, w in stage.loss_weights.items() if w}
+        find_unused = bool(stage.alternate) or used != set(self.model.loss_names) or stage.train is not None
+        ids = [self.device.index] if self.cuda else None
+        return nn.parallel.DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=find_unused)
+
+    # ------------------------------------------------------------------ logging
+    def _log(self, record: dict) -> None:
+        if self.info.is_main:
+            with open(self.out / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    # ------------------------------------------------------------------ training
+    def _train_epoch(self, net: nn.Module, stage: StageConfig, stage_index: int, epoch: int, global_epoch: int,
+                     optimizer, scaler, max_steps: int | None = None, untimed_steps: int = 0) -> dict:
+        """One epoch; ``max_steps`` and ``untimed_steps`` (warm-up left out of the timing) serve the benchmark."""
+        cfg = self.config
+        epoch_seed = cfg.seed * 1_000_003 + global_epoch
+        seed_everything(epoch_seed)
+        loader = self.data.train
+        loader.generator.manual_seed(epoch_seed)
+        if hasattr(loader.sampler, "set_epoch"):
+            loader.sampler.set_epoch(global_epoch)
+        net.train()
+        for m in self.frozen_norms:
+            m.eval()
+        tasks = itertools.cycle(stage.alternate) if stage.alternate else itertools.repeat(None)
+        weights = stage.loss_weights
+        sums: dict[str, float] = defaultdict(float)
+        steps, images, wait, start = 0, 0, 0.0, time.perf_counter()
+        bar = tqdm(loader, desc=f"{stage.name} epoch {epoch + 1}/{stage.epochs}", disable=not self.progress,
+                   leave=False)
+        tick = time.perf_counter()
+        for batch in bar:
+            if steps == untimed_steps and untimed_steps:  # the benchmark's warm-up is over
+                images, wait, start = 0, 0.0, time.perf_counter()
+                tick = start
+            wait += time.perf_counter() - tick
+            batch = _to_device(batch, self.device, self.channels_last)
+            task = next(tasks)
+            autocast = (torch.autocast("cuda", dtype=self.amp_dtype) if self.amp_dtype is not None
+                        else contextlib.nullcontext())
+            with autocast:
+                outputs = net(batch)
+                terms = self.model.losses(outputs, batch, task)
+            loss = sum(weights.get(k, 0.0) * v for k, v in terms.items() if weights.get(k, 0.0))
+            if not isinstance(loss, torch.Tensor):
+                raise ConfigError(f"every loss term of this step ({', '.join(terms)}) has weight 0 in stage "
+                                  f"{stage.name!r}: set loss.weights")
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"the loss became {loss.item()} in stage {stage.name!r}, epoch {epoch + 1}, step {steps + 1} "
+                    f"(terms: {', '.join(f'{k}={v.item():.4g}' for k, v in terms.items())}); "
+                    "lower optim.lr or check the inputs")
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            steps += 1
+            images += len(batch["pid"])
+            sums["loss"] += loss.item()
+            for k, v in terms.items():
+                sums[k] += v.item()
+            if self.progress:
+                bar.set_postfix(loss=f"{sums['loss'] / steps:.3f}")
+            if cfg.log_every and steps % cfg.log_every == 0:
+                self._log({"kind": "step", "stage": stage.name, "epoch": global_epoch + 1, "step": steps,
+                           "task": task, "loss": loss.item(), **{k: v.item() for k, v in terms.items()},
+                           "lr": optimizer.param_groups[0]["lr"]})
+            if max_steps is not None and steps >= max_steps:
+                break
+            tick = time.perf_counter()
+        if self.cuda:
+            torch.cuda.synchronize(self.device)
+        seconds = time.perf_counter() - start
+        if steps == 0:
+            raise ValueError(f"the training loader gave no batch: {len(loader.dataset)} images cannot fill a batch of "
+                             f"{cfg.data.batch_size}; lower data.batch_size")
+        return {"kind": "epoch", "stage": stage.name, "stage_index": stage_index, "epoch": global_epoch + 1,
+                **{k: v / steps for k, v in sums.items()},
+                "lr": {g["name"]: g["lr"] for g in optimizer.param_groups},
+                "steps": steps, "seconds": seconds,
+                "images_per_second": images * self.info.world_size / seconds, "data_wait_share": wait / seconds}
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def _embed(self, loader) -> torch.Tensor:
+        cfg = self.config.eval
+        feats = []
+        autocast = (torch.autocast("cuda", dtype=self.amp_dtype) if self.amp_dtype is not None
+                    else contextlib.nullcontext())
+        for batch in tqdm(loader, desc="features", disable=not self.progress, leave=False):
+            batch = _to_device(batch, self.device, self.channels_last)
+            with autocast:
+                f = self.model.embed(batch).float()
+                if cfg.flip:
+                    flipped = {k: (v.flip(-1) if k in ("image", "mask") else v) for k, v in batch.items()}
+                    f = (f + self.model.embed(flipped).float()) / 2
+            feats.append(f.cpu())
+        out = torch.cat(feats)
+        return torch.nn.functional.normalize(out, dim=1) if cfg.normalize else out
+
+    def evaluate(self) -> dict:
+        """rank-1/5/10, mAP, mINP (and their re-ranked values) on the query and gallery sets."""
+        cfg = self.config.eval
+        self.model.eval()
+        ds = self.data.dataset
+        q, g = self._embed(self.data.query), self._embed(self.data.gallery)
+        qrec, grec = ds.query, ds.gallery
+        if ds.is_video:  # one feature per tracklet (MARS convention)
+            q, qt = pool_tracklet_features(q, [r.tracklet for r in qrec])
+            g, gt = pool_tracklet_features(g, [r.tracklet for r in grec])
+            qrec = [next(r for r in qrec if r.tracklet == t) for t in qt.tolist()]
+            grec = [next(r for r in grec if r.tracklet == t) for t in gt.tolist()]
+        qids, gids = np.array([r.pid for r in qrec]), np.array([r.pid for r in grec])
+        qcams, gcams = np.array([r.camid for r in qrec]), np.array([r.camid for r in grec])
+        protocol = cfg.protocol or "market"
+        dist = pairwise_distance(q, g, cfg.metric)
+        res = evaluate_rank(dist, qids, gids, qcams, gcams, protocol=protocol)
+        out = {"rank1": float(res["cmc"][0]), "rank5": float(res["cmc"][4]), "rank10": float(res["cmc"][9]),
+               "mAP": float(res["mAP"]), "mINP": float(res["mINP"]), "cmc": [float(c) for c in res["cmc"][:20]],
+               "num_valid_queries": int(res["num_valid_queries"])}
+        if cfg.rerank:
+            rr = evaluate_rank(re_ranking(q, g), qids, gids, qcams, gcams, protocol=protocol)
+            out.update({"rerank_rank1": float(rr["cmc"][0]), "rerank_mAP": float(rr["mAP"]),
+                        "rerank_mINP": float(rr["mINP"])})
+        return out
+
+    # ------------------------------------------------------------------ the run
+    def _checkpoint_state(self, stage_index, epoch, global_epoch, optimizer, scheduler, scaler, history, evals,
+                          seconds, finished=False) -> dict:
+        return {"method": self.config.method, "fingerprint": self.config.fingerprint(),
+                "config": self.config.to_dict(), "model_signature": model_signature(self.model),
+                "model": self.model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                "stage_index": stage_index, "epoch": epoch, "global_epoch": global_epoch,
+                "history": history, "evals": evals, "train_seconds": seconds, "finished": finished}
+
+    def fit(self) -> dict:
+        cfg = self.config
+        prev_det = torch.are_deterministic_algorithms_enabled()
+        if cfg.deterministic and not self.cuda:
+            torch.use_deterministic_algorithms(True)
+        try:
+            return self._fit()
+        finally:
+            torch.use_deterministic_algorithms(prev_det)
+            distributed.cleanup(self.info)
+
+    def _fit(self) -> dict:
+        cfg = self.config
+        ckpt_path, results_path = self.out / "checkpoint.pt", self.out / "results.json"
+        if self.info.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        distributed.barrier(self.info)
+        self._build()
+        state = None
+        if ckpt_path.exists() and cfg.resume:
+            state = read_checkpoint(ckpt_path)
+            check_model(state, self.model, cfg.method, ckpt_path)
+            check_config(state, cfg.fingerprint(), cfg.to_dict(), ckpt_path, TrainConfig.NON_RESULT_KEYS)
+            if state["finished"] and results_path.exists():
+                return json.loads(results_path.read_text())
+            self.model.load_state_dict(state["model"])
+        elif self.info.is_main:
+            (self.out / "metrics.jsonl").unlink(missing_ok=True)
+        if self.info.is_main:
+            cfg.to_yaml(self.out / "config.yaml")
+        history, evals, seconds = (state["history"], state["evals"], state["train_seconds"]) if state else ([], [], 0.0)
+        global_epoch = 0
+        for stage_index, stage in enumerate(self.stages):
+            if state and stage_index < state["stage_index"]:
+                global_epoch += stage.epochs
+                continue
+            self._set_trainable(stage)
+            net = self._wrap(stage)
+            optimizer = build_optimizer(self.model, cfg.optim, stage.lr)
+            scheduler = build_scheduler(optimizer, stage.warmup_epochs, cfg.schedule.warmup_factor,
+                                        stage.milestones, cfg.schedule.gamma)
+            scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+            start_epoch = 0
+            if state and stage_index == state["stage_index"]:
+                start_epoch = state["epoch"]
+                if start_epoch < stage.epochs:
+                    optimizer.load_state_dict(state["optimizer"])
+                    scheduler.load_state_dict(state["scheduler"])
+                    scaler.load_state_dict(state["scaler"])
+                state = None
+            global_epoch += start_epoch
+            for epoch in range(start_epoch, stage.epochs):
+                summary = self._train_epoch(net, stage, stage_index, epoch, global_epoch, optimizer, scaler)
+                scheduler.step()
+                seconds += summary["seconds"]
+                global_epoch += 1
+                history.append(summary)
+                self._log(summary)
+                last = stage_index == len(self.stages) - 1 and epoch == stage.epochs - 1
+                if cfg.eval.every and global_epoch % cfg.eval.every == 0 and not last:
+                    if self.info.is_main:
+                        ev = {"kind": "eval", "epoch": global_epoch, **self.evaluate()}
+                        evals.append(ev)
+                        self._log(ev)
+                    distributed.barrier(self.info)
+                if self.info.is_main:
+                    save_checkpoint(ckpt_path, self._checkpoint_state(
+                        stage_index, epoch + 1, global_epoch, optimizer, scheduler, scaler, history, evals, seconds))
+                distributed.barrier(self.info)
+        results = None
+        if self.info.is_main:
+            final = self.evaluate()
+            evals.append({"kind": "eval", "epoch": global_epoch, **final})
+            self._log(evals[-1])
+            results = self._results(final, history, evals, seconds)
+            results_path.write_text(json.dumps(results, indent=2) + "\n")
+            state = read_checkpoint(ckpt_path)
+            state["finished"], state["evals"] = True, evals
+            save_checkpoint(ckpt_path, state)
+        distributed.barrier(self.info)
+        return distributed.broadcast_object(results, self.info)
+
+    def _results(self, final: dict, history: list, evals: list, seconds: float) -> dict:
+        cfg = self.config
+        images = sum(h["images_per_second"] * h["seconds"] for h in history)
+        wait = sum(h["data_wait_share"] * h["seconds"] for h in history)
+        return {
+            "method": cfg.method, "profile": cfg.profile, "dataset": cfg.data.dataset, "seed": cfg.seed,
+            "fingerprint": cfg.fingerprint(), **final,
+            "epochs": len(history), "train_seconds": seconds,
+            "images_per_second": images / seconds if seconds else math.nan,
+            "data_wait_share": wait / seconds if seconds else math.nan,
+            "world_size": self.info.world_size,
+            "history": history, "evals": evals, "config": cfg.to_dict(),
+            "run": runinfo.run_metadata(),
+        }
+
+
+def train(config: TrainConfig) -> dict:
+    """Train ``config`` and return its results (``rank1``, ``mAP``, ``mINP``, history, ...)."""
+    return Trainer(config).fit()

@@ -1,0 +1,48 @@
+"""The contract between a method and :mod:`reidlib.engine`.
+
+A method is an ``nn.Module`` subclass of :class:`ReIDModel`. The engine
+gives it whole batches (dicts from :class:`reidlib.data.ReIDImages`), asks it
+for named loss terms, weighs them with the config's ``loss.weights``, and at
+test time asks it for one embedding per image. Everything method-specific
+(what the forward pass computes, which batch entries it reads, which terms
+it can compute) stays in the method's own module.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ReIDModel(nn.Module):
+    """Base class of every trainable method.
+
+    Class attributes a method sets:
+        loss_names: the loss terms :meth:`losses` returns; configs may weigh
+            only these (anything else is rejected by name).
+        tasks: for alternating schedules, task name -> the loss terms of that
+            task (FTN alternates ``"reid"`` and ``"reconstruction"`` batches).
+        needs: batch entries besides ``image`` and ``pid`` that the method
+            reads (``"mask"``, ``"camid"``); the engine loads masks when
+            ``"mask"`` is listed.
+        pretrained_modules: names of children initialised from ImageNet; the
+            optimiser gives them ``optim.pretrained_lr_mult`` x the base rate.
+    """
+
+    loss_names: tuple[str, ...] = ()
+    tasks: dict[str, tuple[str, ...]] = {}
+    needs: tuple[str, ...] = ()
+    pretrained_modules: tuple[str, ...] = ()
+
+    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
+        """Outputs of one batch; in eval mode they include ``"embedding"``, (B, D)."""
+        raise NotImplementedError
+
+    def losses(self, outputs: dict, batch: dict, task: str | None = None) -> dict[str, torch.Tensor]:
+        """Unweighted scalar loss terms, keyed by :attr:`loss_names` (the terms of ``task`` when given)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def embed(self, batch: dict) -> torch.Tensor:
+        """(B, D) test-time embeddings of a batch (the model must be in eval mode)."""
+        return self(batch)["embedding"]

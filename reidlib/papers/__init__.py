@@ -1,0 +1,36 @@
+"""The five papers' own numbers, transcribed from their tables as data.
+
+One CSV per paper (``<name>.csv``): ``table``, ``row``, ``dataset``,
+``metric`` (``rank1``, ``mAP``, ... in percent, as printed), ``value`` and
+``source`` (``file:line`` in ``../shared/papers``). Chapters put these next
+to the study's own numbers; later chapters add the rows they reproduce.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+PAPERS = {
+    "fanet": "000_9522135b30cce022.txt",
+    "ftn": "001_b20ba497612f67bf.txt",
+    "bgbias": "002_78d1ed02bf80c7ea.txt",
+    "mgcam": "003_15186faffd031a44.txt",
+    "fmn": "004_d1959d3eba50cd60.txt",
+}
+COLUMNS = ["table", "row", "dataset", "metric", "value", "source"]
+
+
+def reported(paper: str, table: str | None = None, row: str | None = None) -> pd.DataFrame:
+    """The transcribed rows of ``paper`` (optionally of one table and row)."""
+    if paper not in PAPERS:
+        raise ValueError(f"unknown paper {paper!r}; choose one of {', '.join(PAPERS)}")
+    df = pd.read_csv(Path(__file__).with_name(f"{paper}.csv"), dtype={"table": str, "row": str})
+    if list(df.columns) != COLUMNS:
+        raise ValueError(f"{paper}.csv must have the columns {COLUMNS}, it has {list(df.columns)}")
+    if table is not None:
+        df = df[df["table"] == str(table)]
+    if row is not None:
+        df = df[df["row"] == row]
+    return df.reset_index(drop=True)

@@ -1,0 +1,285 @@
+"""The training engine: configs, schedules, checkpoints, resumption, stages, alternation, CLI."""
+
+import dataclasses
+import json
+from collections import Counter
+
+import pytest
+import torch
+
+from reidlib.engine import CheckpointMismatch, ConfigError, make_config, summarize_seeds, train
+from reidlib.engine.config import TrainConfig, build, parse_assignment
+from reidlib.engine.optim import build_optimizer, lr_factor, param_groups
+from reidlib.engine.profiles import method_spec, paper_settings
+from reidlib.losses import batch_hard_triplet
+from reidlib.models import registry
+from reidlib.models.baselines import IDE
+from reidlib.models.base import ReIDModel
+from reidlib.models.resnet import resnet18, resnet50, resnet_small
+from reidlib.data.samplers import IdentitySampler
+from reidlib import train as train_cli
+
+FAST = ["schedule.epochs=1", "data.erasing_p=0.0"]
+
+
+def ci_config(tmp_path, method="ide", overrides=(), name="run"):
+    return make_config(method, "ci", overrides=[f"output_dir={tmp_path / name}", *FAST, *overrides])
+
+
+# ----------------------------------------------------------------------------- configs
+
+def test_unknown_keys_are_rejected_by_name():
+    with pytest.raises(ConfigError, match=r"optim\.lrr.*has .*lr"):
+        make_config("ide", "ci", overrides=["optim.lrr=0.1"])
+    with pytest.raises(ConfigError, match="unknown config key.*epoch\\b"):
+        build(TrainConfig, {"epoch": 3})
+    with pytest.raises(ConfigError, match="expected an integer"):
+        make_config("ide", "ci", overrides=["schedule.epochs=two"])
+    with pytest.raises(ConfigError, match="loss.weights|does not compute"):
+        registry.build_model(make_config("ide", "ci", overrides=["loss.weights.tal=1"]), 4, 2)
+    with pytest.raises(ValueError, match="unknown method 'nope'"):
+        make_config("nope")
+    with pytest.raises(ConfigError, match="model.options.*has"):
+        registry.build_model(make_config("ide", "ci", overrides=["model.options.k=3"]), 4, 2)
+
+
+def test_config_layers_and_yaml_round_trip(tmp_path):
+    cfg = make_config("dgd", "cpu", dataset="synth-tiny", seed=3, overrides=["optim.lr=0.05"])
+    assert cfg.model.backbone == "inception_reid"  # method file
+    assert cfg.schedule.epochs == 30  # cpu profile
+    assert cfg.optim.lr == 0.05 and cfg.seed == 3 and cfg.data.dataset == "synth-tiny"
+    path = tmp_path / "c.yaml"
+    cfg.to_yaml(path)
+    again = make_config("dgd", "cpu", config_file=path)
+    assert again == cfg and again.fingerprint() == cfg.fingerprint()
+    assert parse_assignment("a.b=[1, 2]") == {"a": {"b": [1, 2]}}
+
+
+def test_fingerprint_tracks_results_not_paths():
+    a = make_config("ide", "ci")
+    assert dataclasses.replace(a, output_dir="/elsewhere", progress=True).fingerprint() == a.fingerprint()
+    assert make_config("ide", "ci", overrides=["optim.lr=0.5"]).fingerprint() != a.fingerprint()
+    assert make_config("ide", "ci", seed=1).fingerprint() != a.fingerprint()
+
+
+def test_gpu_profile_takes_each_papers_settings_with_sources():
+    fanet = make_config("ide", "gpu")
+    assert (fanet.data.height, fanet.data.batch_size, fanet.optim.lr) == (384, 128, 0.6)
+    assert fanet.optim.pretrained_lr_mult == 0.1 and fanet.schedule.milestones == [40, 80]
+    fmn = make_config("ide", "gpu", paper="fmn")
+    assert fmn.model.last_stride == 2 and fmn.optim.lr == 0.1
+    for method in ("ide", "global_local", "mscan_body", "dgd"):
+        for paper, spec in paper_settings(method).items():
+            assert spec["sources"] and spec["reported"], (method, paper)
+            make_config(method, "gpu", paper=paper)  # every paper config is valid
+    with pytest.raises(ConfigError, match="no settings for paper"):
+        make_config("ide", "gpu", paper="ftn")
+    with pytest.raises(ConfigError, match="gpu profile"):
+        make_config("ide", "cpu", paper="fanet")
+    assert "description" in method_spec("global_local")
+
+
+# ----------------------------------------------------------------------------- pieces
+
+def test_lr_schedule_warms_up_then_steps():
+    f = [lr_factor(e, 4, 0.1, [6, 8], 0.1) for e in range(10)]
+    assert f[0] == pytest.approx(0.1) and f[2] == pytest.approx(0.55)
+    assert f[4:6] == [1.0, 1.0] and f[6] == pytest.approx(0.1) and f[9] == pytest.approx(0.01)
+
+
+def test_pretrained_layers_get_their_learning_rate_factor():
+    model = IDE(resnet_small(widths=(8, 8, 8, 8)), 5, neck="none", pretrained=True)
+    cfg = make_config("ide", "gpu").optim  # FA-Net: 0.1 x for pretrained layers
+    groups = {g["name"]: g for g in param_groups(model, cfg, 0.6)}
+    assert groups["pretrained"]["lr"] == pytest.approx(0.06) and groups["new"]["lr"] == pytest.approx(0.6)
+    n_backbone = sum(1 for _ in model.backbone.parameters())
+    assert len(groups["pretrained"]["params"]) == n_backbone
+    assert isinstance(build_optimizer(model, cfg, 0.6), torch.optim.SGD)
+
+
+def test_batch_hard_triplet_matches_brute_force():
+    g = torch.Generator().manual_seed(0)
+    f = torch.randn(12, 5, generator=g)
+    pids = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3])
+    want = []
+    for i in range(12):
+        d = [(f[i] - f[j]).norm().item() for j in range(12)]
+        hp = max(d[j] for j in range(12) if pids[j] == pids[i] and j != i)
+        hn = min(d[j] for j in range(12) if pids[j] != pids[i])
+        want.append(max(0.0, hp - hn + 0.3))
+    assert batch_hard_triplet(f, pids, 0.3).item() == pytest.approx(sum(want) / 12, rel=1e-5)
+    with pytest.raises(ValueError, match="identity sampler"):
+        batch_hard_triplet(f[:4], torch.arange(4))
+
+
+def test_resnet50_last_stride_and_local_weights(tmp_path):
+    net = resnet50(last_stride=1)
+    with torch.no_grad():
+        assert net.eval()(torch.zeros(1, 3, 256, 128)).shape == (1, 2048, 16, 8)
+    missing = tmp_path / "resnet50.pth"
+    with pytest.raises(FileNotFoundError, match="resnet50.pth"):
+        resnet50(pretrained=missing)
+    import torchvision
+
+    torch.save(torchvision.models.resnet18().state_dict(), tmp_path / "r18.pth")
+    with pytest.raises(ValueError, match="does not hold torchvision resnet50 weights"):
+        resnet50(pretrained=tmp_path / "r18.pth")
+    loaded = resnet18(pretrained=tmp_path / "r18.pth")  # the right file loads
+    assert loaded.out_channels == 512
+
+
+def test_distributed_identity_sampler_splits_every_global_batch():
+    pids = [i // 8 for i in range(80)]  # 10 identities x 8 images: two groups of K=4 each
+    cams = [i % 3 for i in range(80)]
+    whole = list(IdentitySampler(pids, cams, 16, 4, seed=1))
+    halves = [list(IdentitySampler(pids, cams, 16, 4, seed=1, rank=r, world_size=2)) for r in (0, 1)]
+    assert len(halves[0]) == len(halves[1]) == len(whole) // 2
+    for b in range(len(whole) // 16):
+        assert whole[16 * b:16 * b + 16] == halves[0][8 * b:8 * b + 8] + halves[1][8 * b:8 * b + 8]
+    # an epoch takes each image at most once, and most of them (a batch needs P distinct identities,
+    # so the last few groups can be left over)
+    assert len(set(whole)) == len(whole) >= 0.75 * 80
+    with pytest.raises(ValueError, match="split evenly"):
+        IdentitySampler(pids, cams, 12, 4, world_size=2)
+
+
+def test_summarize_seeds():
+    runs = [{"seed": s, "rank1": r, "mAP": 0.5} for s, r in ((0, 0.2), (1, 0.4), (2, 0.6))]
+    out = summarize_seeds(runs, ("rank1", "mAP"))
+    assert out["rank1"]["mean"] == pytest.approx(0.4) and out["rank1"]["std"] == pytest.approx(0.2)
+    assert out["mAP"]["std"] == 0.0 and out["seeds"] == [0, 1, 2]
+
+
+# ----------------------------------------------------------------------------- training runs
+
+@pytest.mark.parametrize("method", ["ide", "global_local", "mscan_body", "dgd"])
+def test_every_baseline_trains_and_evaluates(tmp_path, method):
+    res = train(ci_config(tmp_path, method))
+    for key in ("rank1", "mAP", "mINP"):
+        assert 0.0 <= res[key] <= 1.0
+    assert res["epochs"] == 1 and res["history"][0]["loss"] > 0
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert saved["rank1"] == res["rank1"] and saved["config"]["method"] == method
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [x["kind"] for x in lines if x["kind"] != "step"] == ["epoch", "eval"]
+
+
+def test_resume_continues_exactly_where_a_run_stopped(tmp_path, monkeypatch):
+    from reidlib.engine.trainer import Trainer
+
+    two = ["schedule.epochs=2"]
+    straight = train(ci_config(tmp_path, overrides=two, name="straight"))
+
+    original = Trainer._train_epoch
+    calls = []
+
+    def stop_in_second_epoch(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", stop_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train(ci_config(tmp_path, overrides=two, name="cut"))
+    monkeypatch.setattr(Trainer, "_train_epoch", original)
+    resumed = train(ci_config(tmp_path, overrides=two, name="cut"))
+    assert resumed["history"][0] == {**straight["history"][0], "seconds": resumed["history"][0]["seconds"],
+                                     "images_per_second": resumed["history"][0]["images_per_second"],
+                                     "data_wait_share": resumed["history"][0]["data_wait_share"]}
+    assert resumed["history"][1]["loss"] == straight["history"][1]["loss"]
+    assert (resumed["rank1"], resumed["mAP"]) == (straight["rank1"], straight["mAP"])
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # a finished run returns its results without training again
+    assert train(ci_config(tmp_path, overrides=two, name="cut"))["rank1"] == resumed["rank1"]
+
+
+def test_checkpoints_of_another_model_or_config_are_refused(tmp_path):
+    train(ci_config(tmp_path))
+    with pytest.raises(CheckpointMismatch, match="holds a 'ide' model"):
+        train(ci_config(tmp_path, "global_local"))
+    with pytest.raises(CheckpointMismatch, match=r"optim\.lr: 0\.001 -> 0\.002"):
+        train(ci_config(tmp_path, overrides=["optim.lr=0.002"]))
+    fresh = train(ci_config(tmp_path, overrides=["optim.lr=0.002", "resume=false"]))
+    assert fresh["config"]["optim"]["lr"] == 0.002
+
+
+class TwoTasks(ReIDModel):
+    """A tiny model with two tasks, to watch stages and alternation."""
+
+    loss_names = ("id", "other")
+    tasks = {"a": ("id",), "b": ("other",)}
+    seen: list = []
+
+    def __init__(self, num_classes):
+        super().__init__()
+        self.body = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+        self.head = torch.nn.Linear(4, num_classes)
+        self.other = torch.nn.Linear(4, 1)
+
+    def forward(self, batch):
+        f = self.body(batch["image"])
+        return {"feature": f, "embedding": f}
+
+    def losses(self, outputs, batch, task=None):
+        TwoTasks.seen.append(task)
+        f = outputs["feature"]
+        terms = {"id": torch.nn.functional.cross_entropy(self.head(f), batch["pid"]), "other": self.other(f).pow(2).mean()}
+        return {k: v for k, v in terms.items() if task is None or k in self.tasks[task]}
+
+
+def test_stages_freeze_what_they_do_not_train_and_alternate_tasks(tmp_path, monkeypatch):
+    monkeypatch.setitem(registry.METHODS, "two_tasks", lambda cfg, n, c: TwoTasks(n))
+    base = make_config("ide", "ci", overrides=[f"output_dir={tmp_path / 'r'}", "data.erasing_p=0.0"])
+    cfg = dataclasses.replace(base, method="two_tasks")
+    cfg.loss.weights = {"id": 1.0, "other": 1.0}
+    cfg.schedule.stages = build(TrainConfig, {"schedule": {"stages": [
+        {"name": "heads", "epochs": 1, "train": ["head", "other"]},
+        {"name": "all", "epochs": 1, "alternate": ["a", "b"], "lr": 0.01}]}}).schedule.stages
+    TwoTasks.seen = []
+    import reidlib.engine.trainer as trainer
+
+    before = {}
+
+    def remember(self, *a, **k):
+        if not before:
+            before.update({n: p.detach().clone() for n, p in self.model.named_parameters()})
+        return original(self, *a, **k)
+
+    original = trainer.Trainer._train_epoch
+    monkeypatch.setattr(trainer.Trainer, "_train_epoch", remember)
+    res = train(cfg)
+    first_stage_steps = res["history"][0]["steps"]
+    assert TwoTasks.seen[:first_stage_steps] == [None] * first_stage_steps
+    assert TwoTasks.seen[first_stage_steps:first_stage_steps + 4] == ["a", "b", "a", "b"]
+    assert [h["stage"] for h in res["history"]] == ["heads", "all"]
+    assert res["history"][1]["lr"]["new"] == pytest.approx(0.01)
+    ck = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)
+    assert not torch.equal(ck["model"]["body.0.weight"], before["body.0.weight"])  # trained in stage 2
+    with pytest.raises(ConfigError, match="not a submodule.*body, head, other"):
+        bad = dataclasses.replace(cfg, output_dir=str(tmp_path / "bad"))
+        bad.schedule = dataclasses.replace(bad.schedule, stages=[dataclasses.replace(cfg.schedule.stages[0], train=["bdy"])])
+        train(bad)
+
+
+def test_frozen_stage_leaves_the_backbone_untouched(tmp_path):
+    cfg = ci_config(tmp_path, overrides=["schedule.stages=[{name: head, train: [classifier]}]"])
+    res = train(cfg)
+    assert res["history"][0]["stage"] == "head"
+    ck = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["model"]
+    torch.manual_seed(cfg.seed)  # the model is built right after seeding with the run seed
+    untouched = registry.build_model(cfg, ck["classifier.weight"].shape[0], 2)
+    fresh = untouched.state_dict()
+    assert torch.equal(ck["backbone.stem.0.weight"], fresh["backbone.stem.0.weight"])
+    assert torch.equal(ck["backbone.stem.1.running_mean"], fresh["backbone.stem.1.running_mean"])  # BN kept still
+    assert not torch.equal(ck["classifier.weight"], fresh["classifier.weight"])
+
+
+def test_cli_prints_config_and_reports_bad_keys(capsys):
+    assert train_cli.main(["--method", "ide", "--profile", "cpu", "--set", "optim.lr=0.5", "--print-config"]) == 0
+    out = capsys.readouterr().out
+    assert "lr: 0.5" in out and "dataset: synth-small" in out
+    with pytest.raises(ConfigError, match="data.heigth"):
+        train_cli.main(["--method", "ide", "--set", "data.heigth=3", "--print-config"])
