@@ -47,18 +47,21 @@ def load_results(name: str, profiles: tuple[str, ...] = ("gpu", "cpu", "ci")) ->
     raise FileNotFoundError(f"no results for {name!r}: none of {tried} exists; run its notebook first")
 
 
-def largest_results(name: str, current: dict, profile: str) -> dict:
+def largest_results(name: str, current: dict, profile: str, require: tuple[str, ...] = ()) -> dict:
     """What a chapter should show: committed results of a larger profile, else this run's.
 
     A ``ci`` run proves the pipeline; when ``cpu`` (or ``gpu``) results of the
     same notebook are committed, the book shows those instead. The returned
-    dict says which in ``profile``.
+    dict says which in ``profile``. Committed results that lack a key of
+    ``require`` (written before the notebook computed it) are passed over.
     """
     order = {"ci": 0, "cpu": 1, "gpu": 2}
     for larger in ("gpu", "cpu"):
         if order[larger] > order[profile]:
             try:
-                return load_results(name, profiles=(larger,))
+                found = load_results(name, profiles=(larger,))
             except FileNotFoundError:
                 continue
+            if all(key in found for key in require):
+                return found
     return {"profile": profile, **_plain(current)}

@@ -91,3 +91,5 @@ def test_largest_results_prefers_committed_larger_profiles(tmp_path, monkeypatch
     results.save_results("demo", {"x": 2}, "cpu", tmp_path / "cpu")
     assert results.largest_results("demo", {"x": 1}, "ci") == {"profile": "cpu", "x": 2}
     assert results.largest_results("demo", {"x": 3}, "cpu") == {"profile": "cpu", "x": 3}
+    # committed results written before the notebook computed "y" are passed over
+    assert results.largest_results("demo", {"x": 1, "y": 0}, "ci", require=("y",)) == {"profile": "ci", "x": 1, "y": 0}
