@@ -38,3 +38,28 @@ def batch_hard_triplet(features: torch.Tensor, pids: torch.Tensor, margin: float
     if margin is None:
         return F.softplus(d_ap - d_an).mean()
     return F.relu(d_ap - d_an + margin).mean()
+
+
+def target_attention_loss(fg: torch.Tensor, bg: torch.Tensor, zf: torch.Tensor, variant: str = "full",
+                          eps: float = 1e-12) -> torch.Tensor:
+    """FA-Net's target attention loss (TAL, Eq. 4-5) and the variants of its Eq. 7.
+
+    Args:
+        fg: (B, C, H, W) raw foreground-branch features F.
+        bg: (B, C, H, W) raw background-branch features B.
+        zf: (B, 1, H, W) soft foreground mask in [0, 1]; 1 - zf is the background mask.
+        variant: ``"full"``: mean of F_l2 * (1 - Zf) + B_l2 * Zf, where each channel
+            of F and B is divided by its L2 norm over the spatial positions, so
+            that the loss cannot fall by shrinking every activation;
+            ``"v2"``: the same without the normalisation;
+            ``"v1"``: mean of F + B (plain activation regularisation, no mask).
+    """
+    fg, bg, zf = fg.float(), bg.float(), zf.float()
+    if variant == "v1":
+        return fg.mean() + bg.mean()
+    if variant == "full":
+        fg = fg / fg.flatten(2).norm(dim=2).clamp_min(eps)[..., None, None]
+        bg = bg / bg.flatten(2).norm(dim=2).clamp_min(eps)[..., None, None]
+    elif variant != "v2":
+        raise ValueError(f"unknown TAL variant {variant!r}; choose 'full', 'v1' or 'v2'")
+    return (fg * (1 - zf) + bg * zf).mean()

@@ -283,3 +283,21 @@ def test_cli_prints_config_and_reports_bad_keys(capsys):
     assert "lr: 0.5" in out and "dataset: synth-small" in out
     with pytest.raises(ConfigError, match="data.heigth"):
         train_cli.main(["--method", "ide", "--set", "data.heigth=3", "--print-config"])
+
+
+def test_a_trained_run_can_be_evaluated_again_on_other_test_sets(tmp_path):
+    from reidlib.engine.trainer import load_run
+
+    res = train(ci_config(tmp_path))
+    again = load_run(tmp_path / "run")
+    assert again.evaluate()["mAP"] == pytest.approx(res["mAP"])
+    unseen = load_run(tmp_path / "run", ["data.test_dataset=synth-tiny",
+                                         "data.test_dataset_options={scene_family: B, seed: 1}", "eval.rerank=true"])
+    scores = unseen.evaluate()
+    assert unseen.data.dataset.name == "synth-tiny->synth-tiny" and "rerank_mAP" in scores
+    assert unseen.data.dataset.train == again.data.dataset.train  # same training split, other test split
+    assert unseen.data.dataset.query != again.data.dataset.query
+    masked = load_run(tmp_path / "run", ["data.test_background=mean_background"]).evaluate()
+    assert masked["mAP"] != pytest.approx(res["mAP"])
+    with pytest.raises(ConfigError, match="optim.lr changes what the run"):
+        load_run(tmp_path / "run", ["optim.lr=0.1"])

@@ -47,11 +47,15 @@ class DataConfig:
     flip_p: float = 0.5
     pad: int = 10
     erasing_p: float = 0.5
-    background: str = "original"  # original / mean / random / background-only, applied to train and test
+    background: str = "original"  # original / mean_background / random_background / background_only (train and test)
     test_background: str | None = None  # a different variant at test time (None = as background)
-    background_pool: str | None = None  # folder of background images for random backgrounds
+    background_pool: str | None = None  # folder of background images, or synth-scenes:<family> (SynthReID scenes)
     random_background_p: float = 0.0  # random-background augmentation probability (bgbias)
     rgbm: bool = False  # append the mask as a fourth channel (MGCAM)
+    # Test on another dataset's query and gallery (unseen scenes): None tests on the training dataset.
+    test_dataset: str | None = None
+    test_data_root: str | None = None
+    test_dataset_options: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -155,13 +159,19 @@ class TrainConfig:
                                                           "data.num_workers", "data.test_batch_size", "device",
                                                           "eval.every")
 
+    # Keys added after runs were recorded, with the value that means "as before": at that
+    # value they stay out of the fingerprint, so older runs keep matching their configs.
+    NEUTRAL_VALUES: typing.ClassVar[dict] = {"data.test_dataset": None, "data.test_data_root": None,
+                                             "data.test_dataset_options": {}}
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     def fingerprint(self) -> str:
         """A hash of every setting that changes the trained weights or the metrics."""
         flat = flatten(self.to_dict())
-        kept = {k: v for k, v in flat.items() if k not in self.NON_RESULT_KEYS}
+        kept = {k: v for k, v in flat.items() if k not in self.NON_RESULT_KEYS
+                and not (k in self.NEUTRAL_VALUES and v == self.NEUTRAL_VALUES[k])}
         return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def to_yaml(self, path: str | os.PathLike | None = None) -> str:

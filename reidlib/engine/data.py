@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from torch.utils.data import DataLoader
@@ -23,9 +24,32 @@ class RunData:
 
 
 def open_run_dataset(config: TrainConfig, progress: bool = False) -> ReIDDataset:
-    """The dataset of ``config.data`` (SynthReID is generated on first use)."""
+    """The dataset of ``config.data`` (SynthReID is generated on first use).
+
+    With ``data.test_dataset`` the returned dataset keeps the training split
+    of ``data.dataset`` and takes query and gallery from the test dataset
+    (``root`` stays the training dataset's; ``test_root`` is the other's).
+    """
     d = config.data
-    return open_dataset(d.dataset, d.data_root, progress=progress, **d.dataset_options)
+    ds = open_dataset(d.dataset, d.data_root, progress=progress, **d.dataset_options)
+    ds.test_root = ds.root
+    if d.test_dataset is not None:
+        other = open_dataset(d.test_dataset, d.test_data_root, progress=progress, **d.test_dataset_options)
+        ds = dataclasses.replace(ds, name=f"{ds.name}->{other.name}", query=other.query, gallery=other.gallery,
+                                 is_video=other.is_video)
+        ds.test_root = other.root
+    return ds
+
+
+def background_pool(spec: str | None) -> BackgroundPool | None:
+    """``data.background_pool``: a folder of images, or ``synth-scenes:<family>`` (100 empty SynthReID scenes)."""
+    if not spec:
+        return None
+    if spec.startswith("synth-scenes:"):
+        from ..data.synth.backgrounds import scene_backgrounds
+
+        return BackgroundPool(scene_backgrounds(spec.split(":", 1)[1], count=100))
+    return BackgroundPool(spec)
 
 
 def needs_masks(config: TrainConfig, model_needs: tuple[str, ...]) -> bool:
@@ -38,8 +62,11 @@ def build_run_data(config: TrainConfig, dataset: ReIDDataset, model_needs: tuple
                    info: DistInfo = DistInfo(), pin_memory: bool = False) -> RunData:
     """Loaders for training (P x K, this process's share) and for testing (in record order)."""
     d = config.data
-    masks = MaskSource(dataset.root, d.mask_root) if needs_masks(config, model_needs) else None
-    pool = BackgroundPool(d.background_pool) if d.background_pool else None
+    use_masks = needs_masks(config, model_needs)
+    masks = MaskSource(dataset.root, d.mask_root) if use_masks else None
+    test_root = getattr(dataset, "test_root", dataset.root)
+    test_masks = (masks if test_root == dataset.root else MaskSource(test_root)) if use_masks else None
+    pool = background_pool(d.background_pool)
     common = {"height": d.height, "width": d.width, "background_pool": pool, "rgbm": d.rgbm}
     train_tf = build_transforms(train=True, flip_p=d.flip_p, pad=d.pad, erasing_p=d.erasing_p,
                                 background=d.background, random_background_p=d.random_background_p, **common)
@@ -47,6 +74,6 @@ def build_run_data(config: TrainConfig, dataset: ReIDDataset, model_needs: tuple
     train = train_loader(ReIDImages(dataset.train, train_tf, masks), d.batch_size, d.num_instances, d.num_workers,
                          config.seed, d.sampler, info.rank, info.world_size, persistent_workers=False,
                          pin_memory=pin_memory)
-    query = eval_loader(ReIDImages(dataset.query, test_tf, masks), d.test_batch_size, d.num_workers)
-    gallery = eval_loader(ReIDImages(dataset.gallery, test_tf, masks), d.test_batch_size, d.num_workers)
+    query = eval_loader(ReIDImages(dataset.query, test_tf, test_masks), d.test_batch_size, d.num_workers)
+    gallery = eval_loader(ReIDImages(dataset.gallery, test_tf, test_masks), d.test_batch_size, d.num_workers)
     return RunData(dataset, train, query, gallery, dataset.num_train_pids, dataset.num_train_cams)

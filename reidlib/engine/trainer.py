@@ -126,7 +126,9 @@ class Trainer:
         distributed.barrier(self.info)
         if not self.info.is_main:
             dataset = open_run_dataset(cfg)
-        self.model: ReIDModel = build_model(cfg, dataset.num_train_pids, dataset.num_train_cams).to(self.device)
+        # Camera labels index the camera classifiers (FA-Net), so size them by the largest label.
+        num_cameras = max(r.camid for r in dataset.train) + 1
+        self.model: ReIDModel = build_model(cfg, dataset.num_train_pids, num_cameras).to(self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         for task in (t for st in self.stages for t in st.alternate or []):
@@ -397,3 +399,38 @@ class Trainer:
 def train(config: TrainConfig) -> dict:
     """Train ``config`` and return its results (``rank1``, ``mAP``, ``mINP``, history, ...)."""
     return Trainer(config).fit()
+
+
+# Settings that may differ when a trained run is evaluated again: they change what it is
+# tested on, not what it learned.
+EVAL_OVERRIDABLE = ("data.test_", "eval.", "device", "progress", "data.num_workers", "data.background_pool")
+
+
+def load_run(output_dir: str | Path, overrides: list[str] | dict | None = None, device: str = "auto") -> Trainer:
+    """A trained run, its model loaded and in eval mode, to evaluate or look inside.
+
+    ``overrides`` (``["data.test_background=mean_background", "eval.rerank=true"]``) may
+    change only how and on what the run is tested (keys starting with
+    :data:`EVAL_OVERRIDABLE`); ``trainer.evaluate()`` then gives the metrics,
+    ``trainer.model`` and ``trainer.data`` the network and loaders.
+    """
+    from .config import build, flatten, merge, parse_assignment
+
+    path = Path(output_dir) / "checkpoint.pt"
+    state = read_checkpoint(path)
+    values = dict(state["config"])
+    layers = [overrides] if isinstance(overrides, dict) else [parse_assignment(o) for o in overrides or []]
+    for layer in layers:
+        for key in flatten(layer):
+            if not key.startswith(EVAL_OVERRIDABLE):
+                raise ConfigError(f"{key} changes what the run at {output_dir} learned; only test-time settings "
+                                  f"({', '.join(EVAL_OVERRIDABLE)}...) can be changed when evaluating it")
+        values = merge(values, layer)
+    values.update({"output_dir": str(output_dir), "device": values.get("device") if device == "auto" else device})
+    cfg = build(TrainConfig, values)
+    trainer = Trainer(cfg)
+    trainer._build()
+    check_model(state, trainer.model, cfg.method, path)
+    trainer.model.load_state_dict(state["model"])
+    trainer.model.eval()
+    return trainer

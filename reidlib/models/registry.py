@@ -90,6 +90,17 @@ def build_global_local(config, num_classes: int, num_cameras: int) -> ReIDModel:
     return GlobalLocal(_backbone_of(config), num_classes, config.loss.label_smoothing, config.loss.triplet_margin, pretrained=bool(config.model.pretrained))
 
 
+def build_fanet(config, num_classes: int, num_cameras: int) -> ReIDModel:
+    from .fanet import FANet, FANetOptions
+
+    opts = method_options(FANetOptions, config, config.method)
+    backbone = _backbone_of(config)
+    if not hasattr(backbone, "layer3"):
+        raise ValueError(f"FA-Net splits a ResNet before layer3; backbone {config.model.backbone!r} is not a ResNet")
+    return FANet(backbone, num_classes, num_cameras, opts, config.loss.label_smoothing,
+                 pretrained=bool(config.model.pretrained))
+
+
 # The four baselines: ``mscan_body`` and ``dgd`` are the IDE head on the
 # backbones their papers use (their configs choose the backbone).
 METHODS: dict[str, Callable[..., ReIDModel]] = {
@@ -97,6 +108,7 @@ METHODS: dict[str, Callable[..., ReIDModel]] = {
     "global_local": build_global_local,
     "mscan_body": build_ide,
     "dgd": build_ide,
+    "fanet": build_fanet,
 }
 
 
