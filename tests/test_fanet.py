@@ -6,6 +6,7 @@ import torch
 from reidlib.engine import make_config, train
 from reidlib.losses import target_attention_loss
 from reidlib.models.fanet import ABLATION_ROWS, FANetOptions
+from reidlib.data.masks import MaskSource
 from reidlib.models.registry import build_model
 
 
@@ -106,3 +107,35 @@ def test_target_attention_loss_on_hand_made_tensors():
 def test_fanet_trains_through_the_engine(tmp_path):
     res = train(make_config("fanet", "ci", overrides=[f"output_dir={tmp_path}", "schedule.epochs=1"]))
     assert {"id", "camera", "tal"} <= set(res["history"][0]) and 0 <= res["mAP"] <= 1
+
+
+def test_attention_scores_against_masks(tmp_path):
+    import numpy as np
+
+    from reidlib.data.masks import write_label_map
+    from reidlib.data.records import Record
+    from reidlib.eval.attention import attention_scores, person_grid
+
+    labels = np.zeros((8, 4), np.uint8)
+    labels[:, :2] = 2  # the person fills the left half
+    assert person_grid(labels, (4, 2)).tolist() == [[True, False]] * 4
+    (tmp_path / "q").mkdir()
+    write_label_map(tmp_path / "masks" / "q" / "a.png", labels)
+    records = [Record(str(tmp_path / "q" / "a.jpg"), 1, 0)]
+
+    class Fixed(torch.nn.Module):
+        def __init__(self, zf):
+            super().__init__()
+            self.zf = zf
+
+        def forward(self, batch):
+            return {"zf": self.zf}
+
+    perfect = torch.tensor([[[[1.0, 0.0]] * 4]])
+    loader = [{"index": torch.tensor([0]), "image": torch.zeros(1, 3, 8, 4)}]
+    s = attention_scores(Fixed(perfect), loader, records, MaskSource(tmp_path))
+    assert s["iou"] == 1.0 and s["contrast"] == 1.0
+    s = attention_scores(Fixed(1 - perfect), loader, records, MaskSource(tmp_path))
+    assert s["iou"] == 0.0 and s["contrast"] == -1.0
+    with pytest.raises(KeyError, match="no 'cfa' map"):
+        attention_scores(Fixed(perfect), loader, records, MaskSource(tmp_path), key="cfa")

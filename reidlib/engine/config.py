@@ -282,6 +282,20 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
+def unflatten(values: dict) -> dict:
+    """``{"data.height": 256}`` -> ``{"data": {"height": 256}}``; nested dicts pass through."""
+    out: dict = {}
+    for key, value in values.items():
+        node = out
+        parts = str(key).split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = unflatten(value) if isinstance(value, dict) and parts[-1] not in ("options", "weights",
+                                                                                          "dataset_options",
+                                                                                          "test_dataset_options") else value
+    return out
+
+
 def parse_assignment(text: str) -> dict:
     """``"optim.lr=0.01"`` -> ``{"optim": {"lr": 0.01}}``; the value is read as YAML (numbers, lists, null)."""
     if "=" not in text:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .config import ConfigError, TrainConfig, build, load_yaml, merge, parse_assignment
+from .config import ConfigError, TrainConfig, build, load_yaml, merge, parse_assignment, unflatten
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -91,7 +91,7 @@ def make_config(method: str, profile: str = "ci", dataset: str | None = None, se
         method: a method with a file in ``reidlib/configs`` (``ide``, ``global_local``, ...).
         profile: ``ci``, ``cpu`` or ``gpu``.
         dataset, seed: shortcuts for ``data.dataset`` and ``seed``.
-        overrides: ``["optim.lr=0.01", ...]`` (as ``--set``) or a nested dict.
+        overrides: ``["optim.lr=0.01", ...]`` (as ``--set``) or a dict (nested, or with dotted keys).
         config_file: a YAML file of overrides, applied before ``overrides``.
         paper: at the gpu profile, whose hyper-parameters to use when several
             papers share the method (``ide``: ``fanet`` or ``fmn``); default:
@@ -114,7 +114,7 @@ def make_config(method: str, profile: str = "ci", dataset: str | None = None, se
     if config_file is not None:
         layers.append(load_yaml(config_file))
     if isinstance(overrides, dict):
-        layers.append(overrides)
+        layers.append(unflatten(overrides))
     else:
         layers += [parse_assignment(item) for item in overrides or []]
     values: dict = {"method": method, "profile": profile}

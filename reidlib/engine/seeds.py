@@ -44,5 +44,7 @@ def run_seeds(config: TrainConfig, seeds: list[int], output_root: str | Path | N
             cfg = dataclasses.replace(cfg, output_dir=str(default_output_dir(cfg)))
         else:
             cfg = dataclasses.replace(cfg, output_dir=str(Path(config.output_dir) / f"s{seed}"))
-        runs.append(train(cfg))
+        res = train(cfg)
+        res.setdefault("output_dir", cfg.output_dir)  # where load_run finds it (older results lack it)
+        runs.append(res)
     return {"runs": runs, "summary": summarize_seeds(runs)}

@@ -386,7 +386,7 @@ class Trainer:
         wait = sum(h["data_wait_share"] * h["seconds"] for h in history)
         return {
             "method": cfg.method, "profile": cfg.profile, "dataset": cfg.data.dataset, "seed": cfg.seed,
-            "fingerprint": cfg.fingerprint(), **final,
+            "fingerprint": cfg.fingerprint(), "output_dir": str(self.out), **final,
             "epochs": len(history), "train_seconds": seconds,
             "images_per_second": images / seconds if seconds else math.nan,
             "data_wait_share": wait / seconds if seconds else math.nan,
@@ -414,12 +414,12 @@ def load_run(output_dir: str | Path, overrides: list[str] | dict | None = None, 
     :data:`EVAL_OVERRIDABLE`); ``trainer.evaluate()`` then gives the metrics,
     ``trainer.model`` and ``trainer.data`` the network and loaders.
     """
-    from .config import build, flatten, merge, parse_assignment
+    from .config import build, flatten, merge, parse_assignment, unflatten
 
     path = Path(output_dir) / "checkpoint.pt"
     state = read_checkpoint(path)
     values = dict(state["config"])
-    layers = [overrides] if isinstance(overrides, dict) else [parse_assignment(o) for o in overrides or []]
+    layers = [unflatten(overrides)] if isinstance(overrides, dict) else [parse_assignment(o) for o in overrides or []]
     for layer in layers:
         for key in flatten(layer):
             if not key.startswith(EVAL_OVERRIDABLE):

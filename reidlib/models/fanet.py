@@ -181,6 +181,17 @@ class FANet(ReIDModel):
             out["camera_logits"] = self.camera_head(bg_gated)[1]
         return out
 
+    @torch.no_grad()
+    def feature_maps(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """For pictures: F and B averaged over channels, (N, h, w), and Zf, (N, h, w) (when built)."""
+        low = self.shared(images)
+        maps = {"F": self.fg_branch(low).mean(1)}
+        if self.tem is not None:
+            maps["Zf"] = self.tem(self.fg_branch(low))[:, 0]
+        if self.bg_branch is not None:
+            maps["B"] = self.bg_branch(low).mean(1)
+        return maps
+
     def losses(self, outputs: dict, batch: dict, task: str | None = None) -> dict[str, torch.Tensor]:
         def mean_ce(logits, target):
             return torch.stack([identity_loss(z, target, self.label_smoothing) for z in logits]).mean()

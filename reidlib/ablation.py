@@ -1,0 +1,67 @@
+"""Ablations: named variants of one method, trained over the same seeds, tabulated and judged.
+
+A chapter lists its variants as ``--set`` overrides of one method and the
+paper's claims as pairs of variants; these helpers train the runs (finished
+runs are reused), put mean and spread in a table, and apply the book's
+verdict rule (:mod:`reidlib.claims`) to each claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .claims import compare
+from .engine import make_config, run_seeds
+
+
+def run_variants(method: str, profile: str, variants: dict[str, list[str]], seeds: list[int],
+                 dataset: str | None = None, common: list[str] = ()) -> dict[str, list[dict]]:
+    """Train every variant (``name -> overrides``) over ``seeds``; returns ``name -> [results per seed]``."""
+    runs = {}
+    for name, overrides in variants.items():
+        cfg = make_config(method, profile, dataset, overrides=[*common, *overrides])
+        runs[name] = run_seeds(cfg, seeds)["runs"]
+    return runs
+
+
+def metric_table(runs: dict[str, list[dict]], metrics: tuple[str, ...] = ("rank1", "mAP")) -> pd.DataFrame:
+    """Mean and standard deviation (over seeds) of each metric per variant, as fractions."""
+    rows = {}
+    for name, results in runs.items():
+        row = {}
+        for m in metrics:
+            values = pd.Series([r[m] for r in results], dtype=float)
+            row[f"{m} mean"] = values.mean()
+            row[f"{m} std"] = values.std(ddof=1) if len(values) > 1 else 0.0
+        rows[name] = row
+    return pd.DataFrame(rows).T
+
+
+@dataclass
+class Claim:
+    """The paper says ``metric`` goes from variant ``without`` to ``with_`` by ``paper_delta`` (points).
+
+    A claim read off a figure gives ``paper_delta=None`` and its ``direction`` (+1 / -1).
+    """
+
+    label: str
+    without: str
+    with_: str
+    metric: str
+    paper_delta: float | None
+    direction: int = 0
+
+
+def judge(runs: dict[str, list[dict]], claims: list[Claim]) -> pd.DataFrame:
+    """One row per claim: the paper's difference, ours (mean and standard error, points) and the verdict."""
+    rows = []
+    for c in claims:
+        a = {r["seed"]: r[c.metric] for r in runs[c.without]}
+        b = {r["seed"]: r[c.metric] for r in runs[c.with_]}
+        seeds = sorted(set(a) & set(b))
+        res = compare([100 * a[s] for s in seeds], [100 * b[s] for s in seeds], c.paper_delta, c.direction)
+        rows.append({"claim": c.label, "metric": c.metric, "paper": res["paper"], "ours": res["ours"],
+                     "± se": res["se"], "seeds": res["n"], "verdict": res["verdict"]})
+    return pd.DataFrame(rows).set_index("claim")

@@ -1,0 +1,32 @@
+import pytest
+
+from reidlib.claims import compare
+
+
+def test_verdicts_follow_the_books_rule():
+    assert compare([0.50, 0.52, 0.51], [0.60, 0.61, 0.62], paper_delta=1.2)["verdict"] == "reproduced"
+    assert compare([0.60, 0.61, 0.62], [0.50, 0.52, 0.51], paper_delta=1.2)["verdict"] == "not reproduced"
+    assert compare([0.50, 0.60, 0.55], [0.52, 0.55, 0.60], paper_delta=1.2)["verdict"] == "inconclusive"
+    assert compare([0.5, 0.5], [0.9, 0.9], paper_delta=1.0)["verdict"] == "inconclusive"  # fewer than 3 seeds
+    r = compare([1.0, 2.0, 3.0], [2.0, 4.0, 6.0], paper_delta=-0.5)
+    assert r["ours"] == pytest.approx(2.0) and r["se"] == pytest.approx(1 / 3 ** 0.5) and r["verdict"] == "not reproduced"
+    with pytest.raises(ValueError, match="paired"):
+        compare([1, 2, 3], [1, 2], 1.0)
+
+
+def test_a_claim_read_off_a_figure_has_a_direction_only():
+    r = compare([0.50, 0.52, 0.51], [0.60, 0.61, 0.62], paper_delta=None, direction=+1)
+    assert r["verdict"] == "reproduced" and r["paper"] != r["paper"]  # NaN
+    with pytest.raises(ValueError, match="direction"):
+        compare([1, 2, 3], [1, 2, 3], paper_delta=None)
+
+
+def test_judge_pairs_runs_by_seed():
+    from reidlib.ablation import Claim, judge, metric_table
+
+    runs = {"a": [{"seed": s, "rank1": v} for s, v in ((0, 0.5), (1, 0.52), (2, 0.51))],
+            "b": [{"seed": s, "rank1": v} for s, v in ((2, 0.62), (0, 0.60), (1, 0.61))]}
+    table = judge(runs, [Claim("b helps", "a", "b", "rank1", 1.5)])
+    assert table.loc["b helps", "verdict"] == "reproduced"
+    assert table.loc["b helps", "ours"] == pytest.approx(10.0)
+    assert metric_table(runs, ("rank1",)).loc["b", "rank1 mean"] == pytest.approx(0.61)
