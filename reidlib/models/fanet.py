@@ -56,6 +56,7 @@ class FANetOptions:
     tal: str = "full"  # target attention loss: none / full / v1 / v2
     hpp: bool = True  # horizontal pyramid pooling (else one global feature)
     k: int = 256  # attention maps averaged in TEM
+    tem_widths: tuple[int, int] = (256, 128)  # TEM's two convolutions (the paper's, for 2048 input channels)
     embed_dim: int = 256  # stripe embedding (HPP)
 
     def __post_init__(self) -> None:
@@ -152,7 +153,7 @@ class FANet(ReIDModel):
         channels = backbone.out_channels
         scales = HPP_SCALES if options.hpp else (1,)
         embed = options.embed_dim if options.hpp else 0
-        self.tem = TargetEnhancement(channels, options.k) if options.tem else None
+        self.tem = TargetEnhancement(channels, options.k, options.tem_widths) if options.tem else None
         self.id_head = PyramidHead(channels, num_classes, scales, embed)
         self.bg_branch = copy.deepcopy(self.fg_branch) if options.bg else None
         self.camera_head = PyramidHead(channels, num_cameras, scales, embed) if options.bg else None
