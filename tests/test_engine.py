@@ -221,9 +221,10 @@ class TwoTasks(ReIDModel):
 
     def forward(self, batch):
         f = self.body(batch["image"])
-        return {"feature": f, "embedding": f}
+        return {"feature": f, "embedding": f, "task": batch.get("task")}
 
     def losses(self, outputs, batch, task=None):
+        assert outputs["task"] == task  # forward was told the batch's task too
         TwoTasks.seen.append(task)
         f = outputs["feature"]
         terms = {"id": torch.nn.functional.cross_entropy(self.head(f), batch["pid"]), "other": self.other(f).pow(2).mean()}

@@ -200,6 +200,8 @@ class Trainer:
             wait += time.perf_counter() - tick
             batch = _to_device(batch, self.device, self.channels_last)
             task = next(tasks)
+            if task is not None:
+                batch["task"] = task  # so that forward can skip what this task does not need
             autocast = (torch.autocast("cuda", dtype=self.amp_dtype) if self.amp_dtype is not None
                         else contextlib.nullcontext())
             with autocast:

@@ -35,7 +35,10 @@ class ReIDModel(nn.Module):
     pretrained_modules: tuple[str, ...] = ()
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
-        """Outputs of one batch; in eval mode they include ``"embedding"``, (B, D)."""
+        """Outputs of one batch; in eval mode they include ``"embedding"``, (B, D).
+
+        Under an alternating schedule ``batch["task"]`` names the batch's task.
+        """
         raise NotImplementedError
 
     def losses(self, outputs: dict, batch: dict, task: str | None = None) -> dict[str, torch.Tensor]:
