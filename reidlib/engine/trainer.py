@@ -189,6 +189,7 @@ class Trainer:
         tasks = itertools.cycle(stage.alternate) if stage.alternate else itertools.repeat(None)
         weights = stage.loss_weights
         sums: dict[str, float] = defaultdict(float)
+        counts: dict[str, int] = defaultdict(int)  # steps that computed each term (tasks alternate)
         steps, images, wait, start = 0, 0, 0.0, time.perf_counter()
         bar = tqdm(loader, desc=f"{stage.name} epoch {epoch + 1}/{stage.epochs}", disable=not self.progress,
                    leave=False)
@@ -222,11 +223,11 @@ class Trainer:
             scaler.update()
             steps += 1
             images += len(batch["pid"])
-            sums["loss"] += loss.item()
-            for k, v in terms.items():
+            for k, v in {"loss": loss, **terms}.items():
                 sums[k] += v.item()
+                counts[k] += 1
             if self.progress:
-                bar.set_postfix(loss=f"{sums['loss'] / steps:.3f}")
+                bar.set_postfix(loss=f"{sums['loss'] / counts['loss']:.3f}")
             if cfg.log_every and steps % cfg.log_every == 0:
                 self._log({"kind": "step", "stage": stage.name, "epoch": global_epoch + 1, "step": steps,
                            "task": task, "loss": loss.item(), **{k: v.item() for k, v in terms.items()},
@@ -241,7 +242,7 @@ class Trainer:
             raise ValueError(f"the training loader gave no batch: {len(loader.dataset)} images cannot fill a batch of "
                              f"{cfg.data.batch_size}; lower data.batch_size")
         return {"kind": "epoch", "stage": stage.name, "stage_index": stage_index, "epoch": global_epoch + 1,
-                **{k: v / steps for k, v in sums.items()},
+                **{k: v / counts[k] for k, v in sums.items()},
                 "lr": {g["name"]: g["lr"] for g in optimizer.param_groups},
                 "steps": steps, "seconds": seconds,
                 "images_per_second": images * self.info.world_size / seconds, "data_wait_share": wait / seconds}

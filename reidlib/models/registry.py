@@ -101,6 +101,18 @@ def build_fanet(config, num_classes: int, num_cameras: int) -> ReIDModel:
                  pretrained=bool(config.model.pretrained))
 
 
+def build_ftn(config, num_classes: int, num_cameras: int) -> ReIDModel:
+    from .ftn import FTN, FTNOptions
+
+    opts = method_options(FTNOptions, config, config.method)
+    backbone = _backbone_of(config)
+    if not all(hasattr(backbone, n) for n in ("stem", "layer3", "layer4")):
+        raise ValueError(f"FTN puts CFA and TF-Dec on a ResNet's stage 4 (layer3 output); backbone "
+                         f"{config.model.backbone!r} is not a ResNet: choose resnet50, resnet18 or resnet_small")
+    return FTN(backbone, num_classes, opts, config.loss.label_smoothing, config.loss.triplet_margin,
+               pretrained=bool(config.model.pretrained))
+
+
 # The four baselines: ``mscan_body`` and ``dgd`` are the IDE head on the
 # backbones their papers use (their configs choose the backbone).
 METHODS: dict[str, Callable[..., ReIDModel]] = {
@@ -109,6 +121,7 @@ METHODS: dict[str, Callable[..., ReIDModel]] = {
     "mscan_body": build_ide,
     "dgd": build_ide,
     "fanet": build_fanet,
+    "ftn": build_ftn,
 }
 
 
