@@ -406,7 +406,8 @@ def train(config: TrainConfig) -> dict:
 
 # Settings that may differ when a trained run is evaluated again: they change what it is
 # tested on, not what it learned.
-EVAL_OVERRIDABLE = ("data.test_", "eval.", "device", "progress", "data.num_workers", "data.background_pool")
+EVAL_OVERRIDABLE = ("data.test_", "eval.", "device", "progress", "data.num_workers", "data.background_pool",
+                    "data.mask_root")
 
 
 def load_run(output_dir: str | Path, overrides: list[str] | dict | None = None, device: str = "auto") -> Trainer:
