@@ -230,3 +230,16 @@ def test_config_and_reported_numbers():
 def test_ftn_trains_through_the_engine(tmp_path):
     res = train(make_config("ftn", "ci", overrides=[f"output_dir={tmp_path}", "schedule.epochs=1"]))
     assert {"id", "triplet", "gradient", "l1"} <= set(res["history"][0]) and 0 <= res["mAP"] <= 1
+
+
+def test_inspect_gives_the_maps_and_reconstructions_for_pictures():
+    from reidlib.engine import make_config
+    from reidlib.models.ftn import ABLATION_ROWS
+    from reidlib.models.registry import build_model
+
+    cfg = make_config("ftn", "ci", overrides=[f"model.options.{k}={v}" for k, v in ABLATION_ROWS["(g)"].items()])
+    model = build_model(cfg, 5, 2).eval()
+    maps = model.inspect(torch.randn(2, 3, 64, 32))
+    assert maps["reconstruction"].shape == maps["target"].shape == (2, 3, 64, 32)
+    assert maps["cfa"].shape == maps["stage3"].shape[:1] + maps["cfa"].shape[1:] and maps["cfa"].min() >= 0
+    assert {"stage3", "cfa_features", "global", "local"} <= set(maps)

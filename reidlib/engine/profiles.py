@@ -128,3 +128,19 @@ def make_config(method: str, profile: str = "ci", dataset: str | None = None, se
         raise ConfigError("method and profile are chosen by make_config's arguments (--method, --profile), "
                           "not by config files or --set")
     return build(TrainConfig, values)
+
+
+def lookup(values: dict, key: str):
+    """The value at dotted ``key`` of a nested config dict; a list along the way gives a list of values."""
+    value = values
+    for part in key.split("."):
+        value = [v[part] for v in value] if isinstance(value, list) else value[part]
+    return value
+
+
+def paper_settings_rows(method: str, paper: str) -> list[dict]:
+    """``[{"setting", "value", "source"}]``: the gpu config of ``paper`` for ``method``, with where each comes from."""
+    spec = paper_settings(method)[paper]
+    gpu = make_config(method, "gpu", paper=paper).to_dict()
+    return [{"setting": key, "value": str(lookup(gpu, key)), "source": source}
+            for key, source in (spec.get("sources") or {}).items()]

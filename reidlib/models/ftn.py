@@ -501,6 +501,33 @@ class FTN(ReIDModel):
             out["target"] = self.reconstruction_target(image, out)
         return out
 
+    @torch.no_grad()
+    def inspect(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """For pictures (Figs. 4-5 and the reconstructions), in eval mode.
+
+        Returns channel-mean activation maps ``stage3``, ``cfa_features``,
+        ``global``, ``local`` (N, h, w); the attention mask ``cfa`` (N, h, w)
+        when built; and with a decoder ``reconstruction`` and ``target``
+        (N, 3, H, W), in the normalised image space.
+        """
+        bb = self.backbone
+        stage3 = bb.layer2(bb.layer1(bb.stem(images)))
+        stage4 = bb.layer3(stage3)
+        stage5 = bb.layer4(stage4)
+        maps = {"stage3": stage3.mean(1), "global": stage5.mean(1), "local": self.local_block(stage5).mean(1)}
+        att = self.attention(stage4) if self.attention is not None else None
+        masks = {}
+        if att is not None:
+            maps["cfa_features"] = att["out"].mean(1)
+            masks = {k: v for k, v in att.items() if k.endswith("_mask")}
+            if masks:
+                maps["cfa"] = masks.get("pa_mask", masks.get("ca_mask"))[:, 0]
+        if self.decoder is not None:
+            source = att["out"] if att is not None and self.options.decoder_input == "attention" else stage4
+            maps["reconstruction"] = self.decoder(source, tuple(images.shape[-2:]))
+            maps["target"] = self.reconstruction_target(images, masks)
+        return maps
+
     def losses(self, outputs: dict, batch: dict, task: str | None = None) -> dict[str, torch.Tensor]:
         if task is None:
             names = tuple(n for t in self.tasks.values() for n in t)
