@@ -91,6 +91,8 @@ def test_background_variants():
     assert torch.allclose(rb[:, 0, 0], torch.tensor(0.25)) and torch.equal(rb[:, 10, 6], s["image"][:, 10, 6])
     with pytest.raises(ValueError, match="background is"):
         random_background(s["image"], fg, torch.zeros(3, 8, 8))
+    mo = BackgroundVariant("mask_only")(s)["image"]  # MGCAM's "Mask" input: the mask in every channel
+    assert torch.equal(mo[:, 10, 6], torch.ones(3)) and torch.equal(mo[:, 0, 0], torch.zeros(3))
 
 
 def test_background_pool_and_random_background(tmp_path):

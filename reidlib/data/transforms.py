@@ -33,7 +33,7 @@ from .images import IMAGE_EXTENSIONS, read_image
 # ImageNet statistics: the normalisation every torchvision backbone expects.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-BACKGROUND_VARIANTS = ("original", "mean_background", "background_only", "random_background")
+BACKGROUND_VARIANTS = ("original", "mean_background", "background_only", "random_background", "mask_only")
 
 
 def _fill(mean, like: torch.Tensor) -> torch.Tensor:
@@ -48,6 +48,11 @@ def mean_background(image: torch.Tensor, foreground: torch.Tensor, mean=IMAGENET
 def background_only(image: torch.Tensor, foreground: torch.Tensor, mean=IMAGENET_MEAN) -> torch.Tensor:
     """(3, H, W) image with every person pixel set to ``mean``: only the background is left."""
     return torch.where(foreground.bool(), _fill(mean, image), image)
+
+
+def mask_only(image: torch.Tensor, foreground: torch.Tensor, mean=IMAGENET_MEAN) -> torch.Tensor:
+    """(3, H, W) image of the mask alone: white person on a black background (MGCAM's "Mask" input)."""
+    return foreground.to(image.dtype).expand_as(image).clone()
 
 
 def random_background(image: torch.Tensor, foreground: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
@@ -124,6 +129,8 @@ class BackgroundVariant:
             new = mean_background(image, fg, self.mean)
         elif self.variant == "background_only":
             new = background_only(image, fg, self.mean)
+        elif self.variant == "mask_only":
+            new = mask_only(image, fg)
         else:
             gen = None
             if "index" in sample:
