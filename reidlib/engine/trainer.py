@@ -352,6 +352,8 @@ class Trainer:
                     scaler.load_state_dict(state["scaler"])
                 state = None
             global_epoch += start_epoch
+            if start_epoch == 0 and hasattr(self.model, "on_stage_start"):
+                self.model.on_stage_start(stage.name)  # e.g. copy weights into new branches (once, not on resume)
             for epoch in range(start_epoch, stage.epochs):
                 summary = self._train_epoch(net, stage, stage_index, epoch, global_epoch, optimizer, scaler)
                 scheduler.step()

@@ -45,6 +45,9 @@ class ReIDModel(nn.Module):
         """Unweighted scalar loss terms, keyed by :attr:`loss_names` (the terms of ``task`` when given)."""
         raise NotImplementedError
 
+    # A method may define ``on_stage_start(stage_name)``: the engine calls it when a
+    # stage of the schedule begins (not when a run resumes inside a stage).
+
     @torch.no_grad()
     def embed(self, batch: dict) -> torch.Tensor:
         """(B, D) test-time embeddings of a batch (the model must be in eval mode)."""

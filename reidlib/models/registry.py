@@ -113,6 +113,17 @@ def build_ftn(config, num_classes: int, num_cameras: int) -> ReIDModel:
                pretrained=bool(config.model.pretrained))
 
 
+def build_bgbias(config, num_classes: int, num_cameras: int) -> ReIDModel:
+    from .bgbias import BgBiasOptions, PartGuidedNet
+
+    opts = method_options(BgBiasOptions, config, config.method)
+    main = _backbone_of(config)
+    if not hasattr(main, "inception1"):
+        raise ValueError(f"the guided-pooling network gates Inception-1 of the Inception-style main network: "
+                         f"set model.backbone to inception_reid, not {config.model.backbone!r}")
+    return PartGuidedNet(main, num_classes, opts, config.loss.label_smoothing)
+
+
 # The four baselines: ``mscan_body`` and ``dgd`` are the IDE head on the
 # backbones their papers use (their configs choose the backbone).
 METHODS: dict[str, Callable[..., ReIDModel]] = {
@@ -122,6 +133,7 @@ METHODS: dict[str, Callable[..., ReIDModel]] = {
     "dgd": build_ide,
     "fanet": build_fanet,
     "ftn": build_ftn,
+    "bgbias": build_bgbias,
 }
 
 
