@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 from torch.utils.data import DataLoader
@@ -46,10 +47,16 @@ def background_pool(spec: str | None) -> BackgroundPool | None:
     if not spec:
         return None
     if spec.startswith("synth-scenes:"):
-        from ..data.synth.backgrounds import scene_backgrounds
-
-        return BackgroundPool(scene_backgrounds(spec.split(":", 1)[1], count=100))
+        return _synth_scene_pool(spec.split(":", 1)[1])
     return BackgroundPool(spec)
+
+
+@functools.lru_cache(maxsize=4)
+def _synth_scene_pool(family: str) -> BackgroundPool:
+    # Rendering 100 scenes takes seconds; evaluating many runs reuses them (the pool is read-only).
+    from ..data.synth.backgrounds import scene_backgrounds
+
+    return BackgroundPool(scene_backgrounds(family, count=100))
 
 
 def needs_masks(config: TrainConfig, model_needs: tuple[str, ...]) -> bool:

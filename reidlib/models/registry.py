@@ -124,6 +124,36 @@ def build_bgbias(config, num_classes: int, num_cameras: int) -> ReIDModel:
     return PartGuidedNet(main, num_classes, opts, config.loss.label_smoothing)
 
 
+def build_fmn(config, num_classes: int, num_cameras: int) -> ReIDModel:
+    from .fmn import FMN, FMNOptions
+
+    opts = method_options(FMNOptions, config, config.method)
+    backbone = _backbone_of(config)
+    if not all(hasattr(backbone, n) for n in ("stem", "layer1", "layer2", "layer3", "layer4")):
+        raise ValueError(f"FMN masks Pool1 / Res2 / Res3 / Res4 of a ResNet; backbone {config.model.backbone!r} "
+                         "is not a ResNet: choose resnet50, resnet18 or resnet_small")
+    m = config.model
+    if m.neck != "none" or m.embed_dim or m.dropout:
+        raise ValueError("FMN's GRN is the plain IDE (pooling + classifier): set model.neck: none, embed_dim: 0, dropout: 0")
+    return FMN(backbone, num_classes, opts, (config.data.height, config.data.width),
+               config.loss.label_smoothing, pretrained=bool(m.pretrained))
+
+
+def build_mgcam(config, num_classes: int, num_cameras: int) -> ReIDModel:
+    from .mgcam import MGCAM, MGCAMOptions
+
+    opts = method_options(MGCAMOptions, config, config.method)
+    if config.model.backbone != "mscan_body":
+        raise ValueError(f"MGCAM splits MSCAN-body after its second stage; backbone {config.model.backbone!r} "
+                         "is not mscan_body")
+    if config.model.neck != "none" or config.model.embed_dim:
+        raise ValueError("MGCAM's streams end in MSCAN-body's 128-d fc: set model.neck: none and model.embed_dim: 0")
+    weights = [config.loss.weights] + [st.loss_weights for st in config.schedule.stages if st.loss_weights]
+    if not opts.siamese and any(w.get("siamese") for w in weights):
+        raise ValueError("a Siamese loss weight > 0 needs model.options.siamese: true")
+    return MGCAM(_backbone_of(config), num_classes, opts, config.model.dropout, config.loss.label_smoothing)
+
+
 # The four baselines: ``mscan_body`` and ``dgd`` are the IDE head on the
 # backbones their papers use (their configs choose the backbone).
 METHODS: dict[str, Callable[..., ReIDModel]] = {
@@ -134,6 +164,8 @@ METHODS: dict[str, Callable[..., ReIDModel]] = {
     "fanet": build_fanet,
     "ftn": build_ftn,
     "bgbias": build_bgbias,
+    "mgcam": build_mgcam,
+    "fmn": build_fmn,
 }
 
 

@@ -1,0 +1,60 @@
+"""The background-influence study (the background-bias paper's Fig. 3) as one function.
+
+A model is trained on each *training variant* of a dataset (original images,
+background only, mean background, random background), and each trained model
+is tested on each *test variant*: a 4 x 4 matrix per metric. The variants
+are the transforms of :mod:`reidlib.data.transforms`, built from the person
+masks, so the same study runs on SynthReID (ground-truth masks) and on real
+data with the study's segmenter's masks.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .ablation import run_variants
+from .engine.trainer import load_run
+
+VARIANTS = ("original", "background_only", "mean_background", "random_background")
+LABELS = {"original": "original", "background_only": "background-only", "mean_background": "mean-background",
+          "random_background": "random-background"}
+
+
+def variant_settings(variant: str, pool: str, train: bool) -> dict:
+    """Config keys that train (``train=True``) or test on ``variant``."""
+    key = "data.background" if train else "data.test_background"
+    out = {key: variant}
+    if variant == "random_background":
+        out["data.background_pool"] = pool
+    return out
+
+
+def influence_study(method: str, profile: str, dataset: str, seeds: list[int], common: list[str] = (),
+                    pool: str = "synth-scenes:C", device: str = "auto") -> dict:
+    """Train ``method`` on every training variant and test on every test variant.
+
+    Returns ``{"runs": {train variant: [results]}, "scores": [{"train", "test", "seed", "rank1", "mAP", ...}]}``.
+    ``pool`` is the random backgrounds' source (``synth-scenes:<family>`` or a folder).
+    """
+    variants = {v: [f"{k}={val}" for k, val in variant_settings(v, pool, train=True).items()] for v in VARIANTS}
+    runs = run_variants(method, profile, variants, seeds, dataset, list(common))
+    scores = []
+    for trained_on, results in runs.items():
+        for r in results:
+            for tested_on in VARIANTS:
+                # the training variant's own transform must not apply at test time: test_background says which
+                test = variant_settings(tested_on, pool, train=False)
+                if tested_on == "random_background" or trained_on == "random_background":
+                    test["data.background_pool"] = pool
+                metrics = load_run(r["output_dir"], test, device=device).evaluate()
+                scores.append({"train": trained_on, "test": tested_on, "seed": r["seed"],
+                               **{k: metrics[k] for k in ("rank1", "rank5", "mAP", "mINP")}})
+    return {"runs": runs, "scores": scores}
+
+
+def influence_matrix(scores: list[dict], metric: str = "rank1", stat: str = "mean") -> pd.DataFrame:
+    """The 4 x 4 train x test matrix of ``metric`` (mean or std over seeds), rows and columns in paper order."""
+    df = pd.DataFrame(scores)
+    table = df.groupby(["train", "test"])[metric].agg(stat).unstack("test")
+    table = table.reindex(index=list(VARIANTS), columns=list(VARIANTS))
+    return table.rename(index=LABELS, columns=LABELS)
