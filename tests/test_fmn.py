@@ -1,0 +1,170 @@
+"""FMN: the mask on each masked layer, the two-stage training, the ranking loss and the descriptor."""
+
+import pytest
+import torch
+
+from reidlib.models.fmn import ABLATION_ROWS, FMN, FMNOptions, ranking_loss, true_class_probability
+from reidlib.models.resnet import resnet_small
+from reidlib.papers import reported
+
+SIZE = (64, 32)
+WIDTHS = (16, 32, 64, 128)
+STAGES = ("stem", "layer1", "layer2", "layer3", "layer4")
+
+
+def small_fmn(num_classes=4, **options):
+    torch.manual_seed(0)
+    return FMN(resnet_small(widths=WIDTHS), num_classes, FMNOptions(**options), input_size=SIZE)
+
+
+def batch(n=8, classes=4):
+    g = torch.Generator().manual_seed(1)
+    return {"image": torch.randn(n, 3, *SIZE, generator=g), "pid": torch.arange(n) % classes}
+
+
+def snapshot(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def same(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("layer,index", [("pool1", 0), ("res2", 1), ("res3", 2), ("res4", 3)])
+def test_mask_is_positive_and_has_the_masked_maps_size(layer, index):
+    m = small_fmn(masked_layer=layer)
+    with torch.no_grad():
+        m.mixing.fc.weight.normal_(std=0.3)  # a mask that is not all ones
+        maps = m.grn.backbone.eval().forward_stages(batch()["image"])
+        out = m.eval()(batch())
+    assert out["mask"].shape == (8, 1, *maps[index].shape[2:])
+    assert (out["mask"] >= 1).all() and (out["mask"] > 1).any()  # exp(relu(.)) >= 1
+    norm = out["mask_normalised"]
+    assert norm.shape == out["mask"].shape and (norm > 0).all() and (norm <= 1).all()
+    assert torch.allclose(norm.amax((2, 3)), torch.ones(8, 1))
+    assert m.mixing.fc.in_features == 128 and m.mixing.fc.out_features == maps[index].shape[2] * maps[index].shape[3]
+    assert len(m.lan.layers) == 4 - index  # the stages after the masked map
+    assert out["embedding"].shape == (8, 2 * 128)
+
+
+def test_a_fresh_mask_is_close_to_one_and_other_input_sizes_are_refused():
+    m = small_fmn().eval()
+    with torch.no_grad():
+        mask = m(batch())["mask"]
+        assert torch.allclose(mask, torch.ones_like(mask), atol=0.05)
+        with pytest.raises(ValueError, match="built for 64x32"):
+            m({"image": torch.randn(2, 3, 32, 32)})
+    with pytest.raises(ValueError, match="masked_layer"):
+        FMNOptions(masked_layer="res5")
+
+
+def test_lan_starts_as_a_copy_of_the_later_grn_stages():
+    for layer, index in (("pool1", 0), ("res3", 2)):
+        m = small_fmn(masked_layer=layer)
+        for copy, name in zip(m.lan.layers, STAGES[index + 1:]):
+            original = getattr(m.grn.backbone, name)
+            assert same(snapshot(copy), snapshot(original))
+            assert all(p.data_ptr() != q.data_ptr() for p, q in zip(copy.parameters(), original.parameters()))
+
+
+def test_lan_and_rank_losses_do_not_reach_the_grn():
+    m = small_fmn().train()
+    b = batch()
+    terms = m.losses(m(b), b)
+    assert set(terms) == {"id_grn", "id_lan", "rank"}
+    (terms["id_lan"] + terms["rank"]).backward()
+    assert all(p.grad is None for p in m.grn.parameters())
+    assert m.mixing.fc.weight.grad is not None and all(p.grad is not None for p in m.lan.parameters())
+
+
+def train_steps(model, prefixes, weights, steps=2):
+    """A stage as the engine runs it: only ``prefixes`` learn, frozen BN stays in eval mode."""
+    for name, p in model.named_parameters():
+        p.requires_grad_(any(name.startswith(q + ".") for q in prefixes))
+    model.train()
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d) and not mod.weight.requires_grad:
+            mod.eval()
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1, momentum=0.9,
+                          weight_decay=5e-4)
+    seen = set()
+    for _ in range(steps):
+        b = batch()
+        terms = model.losses(model(b), b)
+        seen |= set(terms)
+        loss = sum(w * terms[k] for k, w in weights.items())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return seen
+
+
+def test_two_stages_train_what_they_name():
+    m = small_fmn()
+    grn0, mix0, lan0 = snapshot(m.grn), snapshot(m.mixing), snapshot(m.lan)
+    seen = train_steps(m, ["grn"], {"id_grn": 1.0})
+    assert seen == {"id_grn"}  # MN and LAN are fixed, so they do not run
+    assert same(snapshot(m.mixing), mix0) and same(snapshot(m.lan), lan0) and not same(snapshot(m.grn), grn0)
+    grn1 = snapshot(m.grn)  # BN running statistics included
+    seen = train_steps(m, ["mixing", "lan"], {"id_lan": 1.0, "rank": 1.0})
+    assert seen == {"id_grn", "id_lan", "rank"}
+    assert same(snapshot(m.grn), grn1)
+    assert not same(snapshot(m.mixing), mix0) and not same(snapshot(m.lan), lan0)
+
+
+def test_ranking_loss_on_hand_made_probabilities():
+    p_g = torch.tensor([0.6, 0.2, 0.5])
+    p_l = torch.tensor([0.5, 0.9, 0.5])
+    # max(0, pG - pL + m): 0.15, 0 (LAN ahead by more than m), 0.05 (a tie still costs m)
+    assert ranking_loss(p_g, p_l, 0.05).item() == pytest.approx((0.15 + 0.0 + 0.05) / 3)
+    assert ranking_loss(p_g, p_l, 0.0).item() == pytest.approx(0.1 / 3)
+    logits = torch.log(torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]]))
+    assert torch.allclose(true_class_probability(logits, torch.tensor([0, 1])), torch.tensor([0.7, 0.1]))
+    p_g.requires_grad_(True)
+    p_l.requires_grad_(True)
+    ranking_loss(p_g, p_l).backward()
+    assert p_g.grad is None and torch.allclose(p_l.grad, torch.tensor([-1.0, 0.0, -1.0]) / 3)
+
+
+def test_descriptor_weighting():
+    b = batch()
+    out = small_fmn().eval()(b)
+    g = out["grn_feature"] / out["grn_feature"].norm(dim=1, keepdim=True)
+    l = out["lan_feature"] / out["lan_feature"].norm(dim=1, keepdim=True)
+    assert torch.allclose(out["embedding"], torch.cat([0.5 * g, 0.5 * l], 1), atol=1e-6)
+    only_g = small_fmn(alpha=1.0).eval()(b)["embedding"]
+    assert torch.allclose(only_g[:, :128], g, atol=1e-6) and (only_g[:, 128:] == 0).all()
+    for row, part in (("GRN", g), ("LAN", l)):
+        assert torch.allclose(small_fmn(**ABLATION_ROWS[row]).eval()(b)["embedding"], part, atol=1e-6)
+
+
+def test_ablation_rows_build_and_paper_rows_are_transcribed():
+    for row, opts in ABLATION_ROWS.items():
+        FMNOptions(**opts)
+    assert set(reported("fmn", "5")["row"]) == {"Pool1", "Res2", "Res3", "Res4"}
+    t1 = reported("fmn", "1").set_index(["row", "dataset", "metric"])["value"]
+    assert len(t1) == 3 * 4 * 4
+    assert t1["FMN", "market1501", "rank1"] == reported("fmn", "5", "Pool1").set_index("metric")["value"]["rank1"]
+    # the text's gains of FMN over GRN (004:231): rank-1 6.66 / 6.60 / 4.57 / 6.35, mAP 8.62 / 8.48 / 5.53 / 7.91
+    for d, r1, ap in zip(("market1501", "dukemtmc", "cuhk03-detected", "cuhk03-labeled"),
+                         (6.66, 6.60, 4.57, 6.35), (8.62, 8.48, 5.53, 7.91)):
+        assert t1["FMN", d, "rank1"] - t1["GRN", d, "rank1"] == pytest.approx(r1)
+        assert t1["FMN", d, "mAP"] - t1["GRN", d, "mAP"] == pytest.approx(ap)
+
+
+def test_fmn_trains_through_the_engine(tmp_path, monkeypatch):
+    from reidlib.engine import make_config, train
+    from reidlib.models import registry
+
+    if "fmn" not in registry.METHODS:  # until registry.py registers it
+
+        def build_fmn(config, num_classes, num_cameras):
+            opts = registry.method_options(FMNOptions, config, config.method)
+            return FMN(registry._backbone_of(config), num_classes, opts, (config.data.height, config.data.width),
+                       config.loss.label_smoothing, pretrained=bool(config.model.pretrained))
+
+        monkeypatch.setitem(registry.METHODS, "fmn", build_fmn)
+    res = train(make_config("fmn", "ci", overrides=[f"output_dir={tmp_path}"]))
+    stages = [h for h in res["history"] if h.get("kind") == "epoch"] or res["history"]
+    assert {"id_grn"} <= set(stages[0]) and "id_lan" not in stages[0]
+    assert {"id_lan", "rank"} <= set(stages[-1]) and 0 <= res["mAP"] <= 1
