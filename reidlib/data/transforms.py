@@ -33,7 +33,9 @@ from .images import IMAGE_EXTENSIONS, read_image
 # ImageNet statistics: the normalisation every torchvision backbone expects.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-BACKGROUND_VARIANTS = ("original", "mean_background", "background_only", "random_background", "mask_only")
+# The background-influence variants of the background-bias paper, and MGCAM's mask-only input.
+BACKGROUND_VARIANTS = ("original", "mean_background", "background_only", "random_background")
+IMAGE_VARIANTS = BACKGROUND_VARIANTS + ("mask_only",)
 
 
 def _fill(mean, like: torch.Tensor) -> torch.Tensor:
@@ -107,7 +109,7 @@ def _foreground(sample: dict) -> torch.Tensor:
 
 
 class BackgroundVariant:
-    """Apply one of :data:`BACKGROUND_VARIANTS` to every sample (the test sets of Fig. 3).
+    """Apply one of :data:`IMAGE_VARIANTS` to every sample (the test sets of Fig. 3, or MGCAM's mask input).
 
     The random background of a sample with an ``"index"`` is drawn from a
     generator seeded by ``seed`` and that index, so a test set is the same
@@ -115,8 +117,8 @@ class BackgroundVariant:
     """
 
     def __init__(self, variant: str, pool: BackgroundPool | None = None, mean=IMAGENET_MEAN, seed: int = 0):
-        if variant not in BACKGROUND_VARIANTS:
-            raise ValueError(f"unknown background variant {variant!r}; choose one of {BACKGROUND_VARIANTS}")
+        if variant not in IMAGE_VARIANTS:
+            raise ValueError(f"unknown background variant {variant!r}; choose one of {IMAGE_VARIANTS}")
         if variant == "random_background" and pool is None:
             raise ValueError("random_background needs a BackgroundPool of scene images")
         self.variant, self.pool, self.mean, self.seed = variant, pool, mean, seed
