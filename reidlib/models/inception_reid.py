@@ -74,6 +74,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .init import caffe_xavier_
+
 __all__ = ["InceptionA", "InceptionB", "InceptionReID", "inception_reid"]
 
 
@@ -198,19 +200,7 @@ class InceptionReID(nn.Module):
             nn.Dropout(dropout),
         )
         self.out_dim = feature_dim
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        # Caffe's default "xavier" filler (uniform, variance 1 / fan_in), as in
-        # JSTL's definition, which was trained from scratch.
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_uniform_(m.weight, nonlinearity="linear")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        caffe_xavier_(self)  # as the released Caffe definition, trained from scratch
 
     def forward_stages(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The maps after stem, inception1, inception2 and inception3; at 96x96:

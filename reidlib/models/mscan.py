@@ -52,6 +52,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from .init import caffe_xavier_
+
 __all__ = ["MSCANBody", "MultiScaleContextBlock", "mscan_body"]
 
 # The head's pooled grid: the released network max-pools the 10x4 stage-4 map
@@ -159,19 +161,7 @@ class MSCANBody(nn.Module):
             pooling, fc_in = nn.AdaptiveAvgPool2d(1), channels
         self.head = nn.Sequential(pooling, nn.Flatten(1), nn.Linear(fc_in, feature_dim), nn.Dropout(dropout))
         self.out_dim = feature_dim
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        # Caffe's default "xavier" filler (uniform, variance 1 / fan_in), as in
-        # the released definition that was trained from scratch.
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_uniform_(m.weight, nonlinearity="linear")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        caffe_xavier_(self)  # as the released Caffe definition, trained from scratch
 
     @property
     def stage1(self) -> nn.Module:
