@@ -152,18 +152,9 @@ def test_ablation_rows_build_and_paper_rows_are_transcribed():
         assert t1["FMN", d, "mAP"] - t1["GRN", d, "mAP"] == pytest.approx(ap)
 
 
-def test_fmn_trains_through_the_engine(tmp_path, monkeypatch):
+def test_fmn_trains_through_the_engine(tmp_path):
     from reidlib.engine import make_config, train
-    from reidlib.models import registry
 
-    if "fmn" not in registry.METHODS:  # until registry.py registers it
-
-        def build_fmn(config, num_classes, num_cameras):
-            opts = registry.method_options(FMNOptions, config, config.method)
-            return FMN(registry._backbone_of(config), num_classes, opts, (config.data.height, config.data.width),
-                       config.loss.label_smoothing, pretrained=bool(config.model.pretrained))
-
-        monkeypatch.setitem(registry.METHODS, "fmn", build_fmn)
     res = train(make_config("fmn", "ci", overrides=[f"output_dir={tmp_path}"]))
     stages = [h for h in res["history"] if h.get("kind") == "epoch"] or res["history"]
     assert {"id_grn"} <= set(stages[0]) and "id_lan" not in stages[0]
