@@ -113,3 +113,74 @@ def reconstruction_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"reconstruction_l1 needs tensors of one shape, got {tuple(pred.shape)} and "
                          f"{tuple(target.shape)}")
     return F.l1_loss(pred.float(), target.float())
+
+
+# MGCAM (003, Eq. 5-7)
+
+def attention_mask_loss(body_map: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Eq. 5: squared error between Phi+ and the resized mask, summed over the cells, averaged over the batch.
+
+    ``body_map`` and ``target`` are (B, 1, h, w) in [0, 1].
+    """
+    if body_map.shape != target.shape:
+        raise ValueError(f"attention map {tuple(body_map.shape)} and mask {tuple(target.shape)} differ in shape")
+    return (body_map.float() - target.float()).pow(2).flatten(1).sum(1).mean()
+
+
+def region_triplet_loss(h_full: torch.Tensor, h_body: torch.Tensor, h_bgd: torch.Tensor,
+                        margin: float = 10.0) -> torch.Tensor:
+    """Eq. 6: ``||h_full - h_body||^2 + max(m - ||h_full - h_bgd||^2, 0)``, (B, D) x 3 -> (), batch mean.
+
+    The full-stream feature is the anchor, the body feature the positive and
+    the background feature the negative; distances are squared Euclidean.
+    """
+    h_full, h_body, h_bgd = h_full.float(), h_body.float(), h_bgd.float()
+    pull = (h_full - h_body).pow(2).sum(1)
+    push = F.relu(margin - (h_full - h_bgd).pow(2).sum(1))
+    return (pull + push).mean()
+
+
+def siamese_loss(features: torch.Tensor, pids: torch.Tensor, margin: float = 10.0,
+                 pairs: str = "balanced") -> torch.Tensor:
+    """Eq. 7 over the unordered pairs (i < j) of a batch of (B, D) features, ``-> ()``.
+
+    A pair of one identity costs its squared distance, a pair of two
+    identities ``max(margin - squared distance, 0)``. ``pairs="balanced"``
+    averages the positive and the negative pairs separately and then the two
+    means (one alone when the batch has pairs of one kind only);
+    ``pairs="all"`` averages over all pairs.
+    """
+    if len(pids) < 2:
+        raise ValueError("the Siamese loss needs at least two images in the batch")
+    f = features.float()
+    d2 = (f[:, None, :] - f[None, :, :]).pow(2).sum(-1)
+    upper = torch.ones_like(d2, dtype=torch.bool).triu(1)
+    same = pids[:, None] == pids[None, :]
+    pos, neg = same & upper, ~same & upper
+    pos_cost, neg_cost = d2[pos], F.relu(margin - d2[neg])
+    if pairs == "all":
+        return torch.cat([pos_cost, neg_cost]).mean()
+    if pairs != "balanced":
+        raise ValueError(f"unknown pairs {pairs!r}; choose one of {SIAMESE_PAIRS}")
+    means = [c.mean() for c in (pos_cost, neg_cost) if c.numel()]
+    return torch.stack(means).mean()
+
+
+# ----------------------------------------------------------------------------- model
+
+
+# FMN (004, Eq. 5)
+
+def true_class_probability(logits: torch.Tensor, pids: torch.Tensor) -> torch.Tensor:
+    """Softmax probability of each sample's identity, ``(B, classes), (B,) -> (B,)``."""
+    return logits.float().softmax(1).gather(1, pids[:, None])[:, 0]
+
+
+def ranking_loss(p_global: torch.Tensor, p_local: torch.Tensor, margin: float = 0.05) -> torch.Tensor:
+    """FMN's ranking loss (Eq. 5), ``(B,), (B,) -> ()``: mean of ``max(0, p_G - p_L + margin)``.
+
+    ``p_global`` and ``p_local`` are the GRN's and the LAN's probabilities
+    of the true identity. The GRN's is detached: it is the reference the LAN
+    has to beat by ``margin``, not something this loss moves.
+    """
+    return F.relu(p_global.detach().float() - p_local.float() + margin).mean()

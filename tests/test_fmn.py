@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from reidlib.models.fmn import ABLATION_ROWS, FMN, FMNOptions, ranking_loss, true_class_probability
+from reidlib.losses import ranking_loss, true_class_probability
+from reidlib.models.fmn import ABLATION_ROWS, FMN, FMNOptions
 from reidlib.models.resnet import resnet_small
 from reidlib.papers import reported
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from reidlib.engine import make_config
-from reidlib.models.mgcam import (ABLATION_ROWS, MGCAM, PAPER_ROWS, MGCAMOptions, attention_mask_loss, overrides,
-                                  region_triplet_loss, siamese_loss)
+from reidlib.losses import attention_mask_loss, region_triplet_loss, siamese_loss
+from reidlib.models.mgcam import ABLATION_ROWS, MGCAM, PAPER_ROWS, MGCAMOptions, overrides
 from reidlib.models.mscan import MSCANBody
 from reidlib.papers import reported
 

@@ -89,7 +89,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..losses import identity_loss
+from ..losses import identity_loss, ranking_loss, true_class_probability
 from .base import ReIDModel
 from .baselines import _init_classifier
 
@@ -131,21 +131,6 @@ ABLATION_ROWS: dict[str, dict] = {
     "Res3": {"masked_layer": "res3"},
     "Res4": {"masked_layer": "res4"},
 }
-
-
-def true_class_probability(logits: torch.Tensor, pids: torch.Tensor) -> torch.Tensor:
-    """Softmax probability of each sample's identity, ``(B, classes), (B,) -> (B,)``."""
-    return logits.float().softmax(1).gather(1, pids[:, None])[:, 0]
-
-
-def ranking_loss(p_global: torch.Tensor, p_local: torch.Tensor, margin: float = 0.05) -> torch.Tensor:
-    """FMN's ranking loss (Eq. 5), ``(B,), (B,) -> ()``: mean of ``max(0, p_G - p_L + margin)``.
-
-    ``p_global`` and ``p_local`` are the GRN's and the LAN's probabilities
-    of the true identity. The GRN's is detached: it is the reference the LAN
-    has to beat by ``margin``, not something this loss moves.
-    """
-    return F.relu(p_global.detach().float() - p_local.float() + margin).mean()
 
 
 class GlobalNet(nn.Module):

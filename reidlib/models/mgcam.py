@@ -115,7 +115,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..losses import identity_loss
+from ..losses import attention_mask_loss, identity_loss, region_triplet_loss, siamese_loss
 from .base import ReIDModel
 
 ATTENTION_MODES = ("soft", "hard", "none")
@@ -188,57 +188,6 @@ def overrides(row: str) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- losses (Eq. 5-7)
-
-def attention_mask_loss(body_map: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Eq. 5: squared error between Phi+ and the resized mask, summed over the cells, averaged over the batch.
-
-    ``body_map`` and ``target`` are (B, 1, h, w) in [0, 1].
-    """
-    if body_map.shape != target.shape:
-        raise ValueError(f"attention map {tuple(body_map.shape)} and mask {tuple(target.shape)} differ in shape")
-    return (body_map.float() - target.float()).pow(2).flatten(1).sum(1).mean()
-
-
-def region_triplet_loss(h_full: torch.Tensor, h_body: torch.Tensor, h_bgd: torch.Tensor,
-                        margin: float = 10.0) -> torch.Tensor:
-    """Eq. 6: ``||h_full - h_body||^2 + max(m - ||h_full - h_bgd||^2, 0)``, (B, D) x 3 -> (), batch mean.
-
-    The full-stream feature is the anchor, the body feature the positive and
-    the background feature the negative; distances are squared Euclidean.
-    """
-    h_full, h_body, h_bgd = h_full.float(), h_body.float(), h_bgd.float()
-    pull = (h_full - h_body).pow(2).sum(1)
-    push = F.relu(margin - (h_full - h_bgd).pow(2).sum(1))
-    return (pull + push).mean()
-
-
-def siamese_loss(features: torch.Tensor, pids: torch.Tensor, margin: float = 10.0,
-                 pairs: str = "balanced") -> torch.Tensor:
-    """Eq. 7 over the unordered pairs (i < j) of a batch of (B, D) features, ``-> ()``.
-
-    A pair of one identity costs its squared distance, a pair of two
-    identities ``max(margin - squared distance, 0)``. ``pairs="balanced"``
-    averages the positive and the negative pairs separately and then the two
-    means (one alone when the batch has pairs of one kind only);
-    ``pairs="all"`` averages over all pairs.
-    """
-    if len(pids) < 2:
-        raise ValueError("the Siamese loss needs at least two images in the batch")
-    f = features.float()
-    d2 = (f[:, None, :] - f[None, :, :]).pow(2).sum(-1)
-    upper = torch.ones_like(d2, dtype=torch.bool).triu(1)
-    same = pids[:, None] == pids[None, :]
-    pos, neg = same & upper, ~same & upper
-    pos_cost, neg_cost = d2[pos], F.relu(margin - d2[neg])
-    if pairs == "all":
-        return torch.cat([pos_cost, neg_cost]).mean()
-    if pairs != "balanced":
-        raise ValueError(f"unknown pairs {pairs!r}; choose one of {SIAMESE_PAIRS}")
-    means = [c.mean() for c in (pos_cost, neg_cost) if c.numel()]
-    return torch.stack(means).mean()
-
-
-# ----------------------------------------------------------------------------- model
 
 def person_cover(batch: dict, size: tuple[int, int]) -> torch.Tensor:
     """(B, 1, h, w): the fraction of each cell of an (h, w) grid covered by the person.
