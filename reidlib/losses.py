@@ -1,9 +1,10 @@
 """Losses shared by the methods of the study.
 
 Each is a plain function of tensors, so a method's ``losses`` reads like its
-paper's equation. Method-specific losses (TAL, FMN's ranking loss, MGCAM's
-region-level triplet, FTN's reconstruction) join this module with their
-methods.
+paper's equation: identity cross-entropy and batch-hard triplet (every
+method), FA-Net's target attention loss, FTN's gradient and L1
+reconstruction losses, MGCAM's attention MSE, region-level triplet and
+Siamese contrastive losses, and FMN's ranking loss.
 """
 
 from __future__ import annotations
