@@ -298,6 +298,9 @@ def test_a_trained_run_can_be_evaluated_again_on_other_test_sets(tmp_path):
     assert unseen.data.dataset.name == "synth-tiny->synth-tiny" and "rerank_mAP" in scores
     assert unseen.data.dataset.train == again.data.dataset.train  # same training split, other test split
     assert unseen.data.dataset.query != again.data.dataset.query
+    feats, records = again.features("train")  # test transforms, record order: for KISSME / XQDA
+    assert feats.shape[0] == len(records) == len(again.data.dataset.train)
+    assert torch.equal(feats, again.features("train")[0])  # no augmentation
     masked = load_run(tmp_path / "run", ["data.test_background=mean_background"]).evaluate()
     assert masked["mAP"] != pytest.approx(res["mAP"])
     with pytest.raises(ConfigError, match="optim.lr changes what the run"):

@@ -66,3 +66,16 @@ def test_kissme_pca_reduces_dimension():
 def test_bad_training_data(x, y, message):
     with pytest.raises(ValueError, match=message):
         fit_kissme(x, y, pca_dim=None)
+
+
+def test_embedding_turns_a_learned_metric_into_euclidean_distances():
+    from reidlib.eval.metric_learning import fit_kissme
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 8))
+    y = np.repeat(np.arange(12), 5)
+    metric = fit_kissme(x, y, pca_dim=6)
+    q, g = x[:5], x[5:20]
+    eq, eg = metric.embed(q), metric.embed(g)
+    euclid = ((eq[:, None, :] - eg[None, :, :]) ** 2).sum(-1)
+    np.testing.assert_allclose(euclid, metric.distance(q, g), rtol=1e-4, atol=1e-4)

@@ -266,6 +266,24 @@ class Trainer:
         out = torch.cat(feats)
         return torch.nn.functional.normalize(out, dim=1) if cfg.normalize else out
 
+    def features(self, split: str) -> tuple[torch.Tensor, list]:
+        """(N, D) test-time embeddings of ``split`` (train, query or gallery) and its records.
+
+        The training split goes through the test transforms (no augmentation),
+        for metrics learned on training features (KISSME, XQDA).
+        """
+        from ..data import ReIDImages, eval_loader
+
+        self.model.eval()
+        if split in ("query", "gallery"):
+            return self._embed(getattr(self.data, split)), getattr(self.data.dataset, split)
+        if split != "train":
+            raise ValueError(f"split must be train, query or gallery, not {split!r}")
+        test = self.data.query.dataset
+        loader = eval_loader(ReIDImages(self.data.dataset.train, test.transform, self.data.train.dataset.masks),
+                             self.config.data.test_batch_size, self.config.data.num_workers)
+        return self._embed(loader), self.data.dataset.train
+
     def evaluate(self) -> dict:
         """rank-1/5/10, mAP, mINP (and their re-ranked values) on the query and gallery sets."""
         cfg = self.config.eval

@@ -72,6 +72,17 @@ class LearnedMetric:
         d = (qm * q).sum(1)[:, None] + (gm * g).sum(1)[None, :] - 2 * qm @ g.T
         return d.astype(np.float32)
 
+    def embed(self, features) -> np.ndarray:
+        """(N, r) features whose squared Euclidean distances are the learned distances.
+
+        With M = L L^T, d(x, y) = |L^T P^T (x - y)|^2, so Euclidean tools (k-reciprocal
+        re-ranking) can use the learned metric. Negative eigenvalues of M (XQDA's M
+        need not be positive semi-definite) are clipped to 0 here.
+        """
+        w, v = np.linalg.eigh((self.matrix + self.matrix.T) / 2)
+        root = v * np.sqrt(np.clip(w, 0, None))
+        return ((_float64(features) - self.mean) @ self.projection @ root).astype(np.float32)
+
 
 def _pca(x: np.ndarray, dim: int | None) -> tuple[np.ndarray, np.ndarray]:
     mean = x.mean(0)
