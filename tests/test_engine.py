@@ -305,3 +305,15 @@ def test_a_trained_run_can_be_evaluated_again_on_other_test_sets(tmp_path):
     assert masked["mAP"] != pytest.approx(res["mAP"])
     with pytest.raises(ConfigError, match="optim.lr changes what the run"):
         load_run(tmp_path / "run", ["optim.lr=0.1"])
+
+
+def test_a_run_under_learned_distances(tmp_path):
+    from reidlib.engine.distances import distance_scores
+    from reidlib.engine.trainer import load_run
+
+    train(ci_config(tmp_path))
+    scores = distance_scores(load_run(tmp_path / "run"), kissme_dim=16)
+    assert set(scores) == {"euclidean", "kissme", "xqda", "xqda+rerank"}
+    assert all(0 <= s["mAP"] <= 1 for s in scores.values())
+    with pytest.raises(ValueError, match="unknown distance"):
+        distance_scores(load_run(tmp_path / "run"), ("cosine",))
