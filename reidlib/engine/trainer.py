@@ -427,8 +427,9 @@ def train(config: TrainConfig) -> dict:
 
 # Settings that may differ when a trained run is evaluated again: they change what it is
 # tested on, not what it learned.
+# FMN's descriptor and its weight alpha are test-time choices of one trained model.
 EVAL_OVERRIDABLE = ("data.test_", "eval.", "device", "progress", "data.num_workers", "data.background_pool",
-                    "data.mask_root")
+                    "data.mask_root", "model.options.descriptor", "model.options.alpha")
 
 
 def load_run(output_dir: str | Path, overrides: list[str] | dict | None = None, device: str = "auto") -> Trainer:
