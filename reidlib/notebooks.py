@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
-from .paths import EXECUTED_DIR, NOTEBOOKS_DIR, PROFILES, results_dir
+from .paths import EXECUTED_DIR, NOTEBOOKS_DIR, PROFILES, REPO_ROOT, results_dir
 from .runinfo import run_metadata
 
 KERNEL = "python3"
@@ -53,10 +54,15 @@ def execute(notebook: Path, profile: str, parameters: dict, output_dir: Path = E
     output_dir.mkdir(parents=True, exist_ok=True)
     params = {"profile": profile, **parameters}
     start = time.perf_counter()
+    # papermill saves as it goes: write beside the book and move into place only when the run
+    # succeeds, so that a failed or cut-off run never leaves half a chapter for the book.
+    partial = REPO_ROOT / ".cache" / "partial" / notebook.name
+    partial.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(
-        str(notebook), str(output_dir / notebook.name), parameters=params,
+        str(notebook), str(partial), parameters=params,
         kernel_name=KERNEL, cwd=str(notebook.parent), progress_bar=True,
     )
+    shutil.move(partial, output_dir / notebook.name)
     record = run_metadata(notebook=notebook.stem, profile=profile, parameters=params,
                           wall_time_s=round(time.perf_counter() - start, 2))
     folder = Path(parameters["output_dir"]) if parameters.get("output_dir") else results_dir(profile)
