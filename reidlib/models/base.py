@@ -10,11 +10,13 @@ it can compute) stays in the method's own module.
 
 from __future__ import annotations
 
+import abc
+
 import torch
 from torch import nn
 
 
-class ReIDModel(nn.Module):
+class ReIDModel(nn.Module, abc.ABC):
     """Base class of every trainable method.
 
     Class attributes a method sets:
@@ -34,16 +36,16 @@ class ReIDModel(nn.Module):
     needs: tuple[str, ...] = ()
     pretrained_modules: tuple[str, ...] = ()
 
+    @abc.abstractmethod
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         """Outputs of one batch; in eval mode they include ``"embedding"``, (B, D).
 
         Under an alternating schedule ``batch["task"]`` names the batch's task.
         """
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def losses(self, outputs: dict, batch: dict, task: str | None = None) -> dict[str, torch.Tensor]:
         """Unweighted scalar loss terms, keyed by :attr:`loss_names` (the terms of ``task`` when given)."""
-        raise NotImplementedError
 
     # A method may define ``on_stage_start(stage_name)``: the engine calls it when a
     # stage of the schedule begins (not when a run resumes inside a stage).
