@@ -39,6 +39,11 @@ def metric_table(runs: dict[str, list[dict]], metrics: tuple[str, ...] = ("rank1
     return pd.DataFrame(rows).T
 
 
+def mean_std(table: pd.DataFrame, metric: str, digits: int = 1) -> list[str]:
+    """``"64.2 ± 4.1"`` per row of a :func:`metric_table` (fractions shown as percent)."""
+    return [f"{100 * m:.{digits}f} ± {100 * s:.{digits}f}" for m, s in zip(table[f"{metric} mean"], table[f"{metric} std"])]
+
+
 @dataclass
 class Claim:
     """The paper says ``metric`` goes from variant ``without`` to ``with_`` by ``paper_delta`` (points).

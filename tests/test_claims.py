@@ -30,3 +30,19 @@ def test_judge_pairs_runs_by_seed():
     assert table.loc["b helps", "verdict"] == "reproduced"
     assert table.loc["b helps", "ours"] == pytest.approx(10.0)
     assert metric_table(runs, ("rank1",)).loc["b", "rank1 mean"] == pytest.approx(0.61)
+
+
+def test_paper_value_reads_one_transcribed_number_and_names_what_is_missing():
+    from reidlib.papers import reported, value
+
+    row = reported("fanet").iloc[0]
+    assert value("fanet", row["table"], row["row"], row["metric"], row["dataset"]) == float(row["value"])
+    with pytest.raises(KeyError, match="no table .* has rows"):
+        value("fanet", row["table"], "no such row", row["metric"], row["dataset"])
+
+
+def test_mean_std_formats_a_metric_table_in_percent():
+    from reidlib.ablation import mean_std, metric_table
+
+    table = metric_table({"a": [{"rank1": 0.5}, {"rank1": 0.7}]}, ("rank1",))
+    assert mean_std(table, "rank1") == ["60.0 ± 14.1"]

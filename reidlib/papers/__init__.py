@@ -34,3 +34,20 @@ def reported(paper: str, table: str | None = None, row: str | None = None) -> pd
     if row is not None:
         df = df[df["row"] == row]
     return df.reset_index(drop=True)
+
+
+def value(paper: str, table: str, row: str, metric: str, dataset: str) -> float:
+    """One transcribed number (in percent, as printed): ``value("fanet", "I", "FA-Net", "mAP", "market1501")``.
+
+    A row the paper does not report raises ``KeyError`` naming what was asked and what the table has.
+    """
+    df = reported(paper, table, row)
+    hit = df[(df["metric"] == metric) & (df["dataset"] == dataset)]
+    if hit.empty:
+        have = reported(paper, table)
+        raise KeyError(f"{paper}.csv has no table {table!r}, row {row!r}, {metric} on {dataset}; table {table!r} has "
+                       f"rows {sorted(have['row'].unique())}, metrics {sorted(have['metric'].unique())}, "
+                       f"datasets {sorted(have['dataset'].unique())}")
+    if len(hit) > 1:
+        raise ValueError(f"{paper}.csv has {len(hit)} entries for table {table!r}, row {row!r}, {metric} on {dataset}")
+    return float(hit["value"].iloc[0])
