@@ -53,3 +53,33 @@ def test_pool_tracklets():
     assert torch.equal(top, torch.tensor([[5.0, 5.0], [3.0, 2.0]]))
     with pytest.raises(ValueError, match="tracklet ids"):
         pool_tracklet_features(feats, [1, 2])
+
+
+def test_extract_features_with_an_embed_callable_mirrors_the_mask_with_the_image():
+    import torch
+
+    from reidlib.eval import extract_features
+
+    seen = []
+
+    def embed(batch):  # a feature that depends on where the mask is: its mean column
+        seen.append(batch["mask"].clone())
+        cols = torch.arange(batch["mask"].shape[-1], dtype=torch.float)
+        return (batch["mask"].float().mean(1) * cols).sum(-1, keepdim=True) + batch["image"].sum((1, 2, 3))[:, None] * 0
+
+    mask = torch.zeros(1, 2, 4, dtype=torch.long)
+    mask[..., 0] = 1
+    batch = {"image": torch.zeros(1, 3, 2, 4), "mask": mask}
+    f = extract_features(torch.nn.Identity(), [batch], flip=True, normalize=False, progress=False, embed=embed)
+    assert torch.equal(seen[1], mask.flip(-1))
+    assert f.item() == (0 + 3) / 2  # the mask's column 0, then column 3 when mirrored
+
+
+def test_extract_features_refuses_nan_features():
+    import pytest
+    import torch
+
+    from reidlib.eval import extract_features
+
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        extract_features(torch.nn.Identity(), [torch.full((2, 3), float("nan"))], progress=False, normalize=False)

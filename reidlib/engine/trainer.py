@@ -30,7 +30,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .. import runinfo
-from ..eval import evaluate_rank, pairwise_distance, pool_tracklet_features, re_ranking
+from ..eval import evaluate_rank, extract_features, pairwise_distance, pool_tracklet_features, re_ranking
 from ..models.base import ReIDModel
 from ..models.registry import build_model
 from ..paths import REPO_ROOT
@@ -249,22 +249,17 @@ class Trainer:
                 "images_per_second": images * self.info.world_size / seconds, "data_wait_share": wait / seconds}
 
     # ------------------------------------------------------------------ evaluation
-    @torch.no_grad()
     def _embed(self, loader) -> torch.Tensor:
         cfg = self.config.eval
-        feats = []
         autocast = (torch.autocast("cuda", dtype=self.amp_dtype) if self.amp_dtype is not None
                     else contextlib.nullcontext())
-        for batch in tqdm(loader, desc="features", disable=not self.progress, leave=False):
-            batch = _to_device(batch, self.device, self.channels_last)
+
+        def embed(batch):
             with autocast:
-                f = self.model.embed(batch).float()
-                if cfg.flip:
-                    flipped = {k: (v.flip(-1) if k in ("image", "mask") else v) for k, v in batch.items()}
-                    f = (f + self.model.embed(flipped).float()) / 2
-            feats.append(f.cpu())
-        out = torch.cat(feats)
-        return torch.nn.functional.normalize(out, dim=1) if cfg.normalize else out
+                return self.model.embed(_to_device(batch, self.device, self.channels_last))
+
+        return extract_features(self.model, loader, self.device, flip=cfg.flip, normalize=cfg.normalize,
+                                progress=self.progress, embed=embed)
 
     def features(self, split: str) -> tuple[torch.Tensor, list]:
         """(N, D) test-time embeddings of ``split`` (train, query or gallery) and its records.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
@@ -26,6 +26,19 @@ def _images_of(batch) -> torch.Tensor:
     raise TypeError(f"cannot find the images in a batch of type {type(batch).__name__}")
 
 
+# Entries of a batch dict that mirror with the image (the mask must stay aligned with it).
+FLIPPED_KEYS = ("image", "img", "images", "mask")
+
+
+def _mirrored(batch):
+    """The batch with its images (and masks) flipped left-right."""
+    if isinstance(batch, torch.Tensor):
+        return batch.flip(-1)
+    if isinstance(batch, dict):
+        return {k: (v.flip(-1) if k in FLIPPED_KEYS else v) for k, v in batch.items()}
+    return (_images_of(batch).flip(-1), *batch[1:])
+
+
 @torch.no_grad()
 def extract_features(
     model: torch.nn.Module,
@@ -34,6 +47,7 @@ def extract_features(
     flip: bool = False,
     normalize: bool = True,
     progress: bool = True,
+    embed: Callable | None = None,
 ) -> torch.Tensor:
     """Run ``model`` in eval mode over ``batches`` and stack its embeddings.
 
@@ -43,30 +57,36 @@ def extract_features(
             tensor, a tuple whose first item is that tensor, or a dict with
             an ``"image"`` entry.
         device: where the model runs.
-        flip: average the embeddings of each image and its mirror image.
+        flip: average the embeddings of each image and its mirror image
+            (a batch dict's ``"mask"`` is mirrored with its image).
         normalize: L2-normalise the (averaged) embeddings.
         progress: show a progress bar.
+        embed: ``batch -> (B, D)`` for models that need more than the images
+            (masks, part labels); it moves the batch to the device itself.
+            Default: ``model(images.to(device))``.
 
     Returns:
         (N, D) float32 CPU tensor, in the order of the batches.
     """
+    if embed is None:
+        def embed(batch):
+            return model(_images_of(batch).to(device, non_blocking=True))
     was_training = model.training
     model.eval()
     out = []
     try:
         for batch in tqdm(batches, desc="features", disable=not progress, leave=False):
-            x = _images_of(batch).to(device, non_blocking=True)
-            f = model(x).float()
+            f = embed(batch).float()
             if flip:
-                f = (f + model(torch.flip(x, dims=[3])).float()) / 2
+                f = (f + embed(_mirrored(batch)).float()) / 2
             if not bool(torch.isfinite(f).all()):
                 raise ValueError("the model produced NaN or infinite features; check its weights and inputs")
-            out.append(F.normalize(f, dim=1) if normalize else f)
+            out.append((F.normalize(f, dim=1) if normalize else f).cpu())
     finally:
         model.train(was_training)
     if not out:
         raise ValueError("no batches to extract features from: the loader is empty")
-    return torch.cat(out).cpu()
+    return torch.cat(out)
 
 
 def pool_tracklet_features(
