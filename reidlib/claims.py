@@ -2,7 +2,7 @@
 
 A claim is a direction: "adding X raises rank-1". Over the same seeds we
 have the metric with and without X; the rule (stated in the book's
-introduction) is, with n >= 3 seeds:
+landing page) is, with n >= 3 seeds:
 
 * *reproduced*: our mean difference has the paper's sign and exceeds twice
   its standard error;

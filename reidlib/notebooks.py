@@ -29,11 +29,14 @@ from .paths import EXECUTED_DIR, NOTEBOOKS_DIR, PROFILES, REPO_ROOT, results_dir
 from .runinfo import run_metadata
 
 KERNEL = "python3"
+# Notebooks that read the other chapters' results run after them (in this order).
+READS_OTHERS = ("comparison", "summary")
 
 
 def find_notebooks(only: list[str] | None = None) -> list[Path]:
-    """The notebooks in ``notebooks/`` (by name, without ``.ipynb``), in name order."""
-    available = {p.stem: p for p in sorted(NOTEBOOKS_DIR.glob("*.ipynb"))}
+    """The notebooks in ``notebooks/`` (by name, without ``.ipynb``): name order, then :data:`READS_OTHERS`."""
+    available = {p.stem: p for p in sorted(NOTEBOOKS_DIR.glob("*.ipynb"), key=lambda p: (
+        p.stem in READS_OTHERS, READS_OTHERS.index(p.stem) if p.stem in READS_OTHERS else 0, p.stem))}
     if not only:
         return list(available.values())
     unknown = [n for n in only if n.removesuffix(".ipynb") not in available]

@@ -1,0 +1,85 @@
+"""The study in one table: every paper's claims and the verdicts the chapters gave them.
+
+Each reproduction chapter saves its judged claims in its results
+(``results/<profile>/<chapter>.json``): lists of claim records under keys
+ending in ``_claims`` (one per table or figure of the paper), and, for the
+background-bias chapter, ``findings`` per dataset. This module gathers them
+from the largest profile each chapter has committed, so the landing page
+never mixes a chapter's ``ci`` smoke run with another's ``cpu`` study
+without saying so.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .results import load_results
+
+# Reproduction chapters: notebook name -> (method, paper file number) as the book names them.
+CHAPTERS = {
+    "bgbias": ("Background bias, person-region pooling", "002"),
+    "fanet": ("FA-Net", "000"),
+    "ftn": ("FTN", "001"),
+    "mgcam": ("MGCAM", "003"),
+    "fmn": ("FMN", "004"),
+}
+VERDICTS = ("reproduced", "not reproduced", "inconclusive")
+COLUMNS = ["chapter", "method", "paper", "where", "dataset", "claim", "metric", "paper delta", "ours",
+           "± se", "seeds", "verdict", "profile"]
+
+
+# Names of the chapters' claim lists that are not a paper's table.
+WHERE = {"k": "k sweep", "p": "augmentation p", "unseen": "unseen scenes", "rerank": "re-ranking",
+         "decoder": "decoder", "findings": "Fig. 3 findings"}
+
+
+def _where(key: str) -> str:
+    """``table1_claims`` -> ``table 1``: which part of the chapter a list of claims comes from."""
+    stem = key.removesuffix("_claims")
+    return stem.replace("table", "table ") if stem.startswith("table") else WHERE.get(stem, stem.replace("_", " "))
+
+
+def chapter_claims(chapter: str, profiles: tuple[str, ...] = ("gpu", "cpu", "ci")) -> pd.DataFrame:
+    """Every judged claim of one chapter's committed results (largest profile first), one row each."""
+    if chapter not in CHAPTERS:
+        raise ValueError(f"unknown chapter {chapter!r}; the reproduction chapters are {list(CHAPTERS)}")
+    results = load_results(chapter, profiles)
+    method, paper = CHAPTERS[chapter]
+    groups = [(key, results.get("dataset"), records) for key, records in sorted(results.items())
+              if key.endswith("_claims")]
+    groups += [("findings", dataset, records) for dataset, records in sorted(results.get("findings", {}).items())]
+    rows = []
+    for key, dataset, records in groups:
+        for r in records:
+            missing = {"claim", "metric", "paper", "ours", "± se", "seeds", "verdict"} - set(r)
+            if missing:
+                raise ValueError(f"a claim under {key!r} of {chapter}'s {results['profile']} results lacks "
+                                 f"{sorted(missing)}; re-run the notebook {chapter} to rewrite them")
+            rows.append({"chapter": chapter, "method": method, "paper": paper, "where": _where(key),
+                         "dataset": dataset, "claim": r["claim"], "metric": r["metric"],
+                         "paper delta": r["paper"], "ours": r["ours"], "± se": r["± se"], "seeds": r["seeds"],
+                         "verdict": r["verdict"], "profile": results["profile"]})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def all_claims(profiles: tuple[str, ...] = ("gpu", "cpu", "ci")) -> pd.DataFrame:
+    """:func:`chapter_claims` of every reproduction chapter that has results."""
+    frames = []
+    for chapter in CHAPTERS:
+        try:
+            frames.append(chapter_claims(chapter, profiles))
+        except FileNotFoundError:  # a chapter not run yet is reported by verdict_counts as absent
+            continue
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+
+
+def verdict_counts(claims: pd.DataFrame) -> pd.DataFrame:
+    """Per chapter: the profile its numbers come from and how many claims got each verdict."""
+    rows = []
+    for chapter, (method, paper) in CHAPTERS.items():
+        mine = claims[claims["chapter"] == chapter]
+        row = {"chapter": chapter, "method": method, "paper": paper,
+               "profile": ", ".join(sorted(mine["profile"].unique())) or "not run", "claims": len(mine)}
+        row.update({v: int((mine["verdict"] == v).sum()) for v in VERDICTS})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("chapter")

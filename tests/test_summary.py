@@ -1,0 +1,44 @@
+"""The landing page's claim table, gathered from chapters' saved results."""
+
+import pytest
+
+import reidlib.results
+from reidlib import summary
+from reidlib.results import save_results
+
+
+def claim(label, verdict):
+    return {"claim": label, "metric": "rank1", "paper": 1.0, "ours": 2.0, "± se": 0.5, "seeds": 3, "verdict": verdict}
+
+
+@pytest.fixture
+def results_root(tmp_path, monkeypatch):
+    monkeypatch.setattr(reidlib.results, "results_dir", lambda profile: tmp_path / profile)
+    return tmp_path
+
+
+def test_claims_come_from_each_chapters_largest_profile(results_root):
+    save_results("fanet", {"dataset": "synth-tiny", "table1_claims": [claim("a", "inconclusive")]}, "ci",
+                 results_root / "ci")
+    save_results("fanet", {"dataset": "synth-small", "table1_claims": [claim("a", "reproduced")],
+                           "k_claims": [claim("b", "not reproduced")]}, "cpu", results_root / "cpu")
+    save_results("bgbias", {"findings": {"cuhk01": [claim("c", "reproduced")]}}, "ci", results_root / "ci")
+    claims = summary.all_claims()
+    assert sorted(claims["claim"]) == ["a", "b", "c"]
+    fanet = claims[claims["chapter"] == "fanet"]
+    assert set(fanet["profile"]) == {"cpu"} and set(fanet["dataset"]) == {"synth-small"}
+    assert set(fanet["where"]) == {"table 1", "k sweep"}
+    assert claims.loc[claims["claim"] == "c", "dataset"].item() == "cuhk01"
+    counts = summary.verdict_counts(claims)
+    assert counts.loc["fanet", ["reproduced", "not reproduced", "inconclusive"]].tolist() == [1, 1, 0]
+    assert counts.loc["ftn", "profile"] == "not run" and counts.loc["ftn", "claims"] == 0
+
+
+def test_a_claim_record_missing_a_field_names_the_chapter(results_root):
+    bad = claim("a", "reproduced")
+    del bad["± se"]
+    save_results("ftn", {"table1_claims": [bad]}, "ci", results_root / "ci")
+    with pytest.raises(ValueError, match=r"table1_claims.*ftn.*± se"):
+        summary.chapter_claims("ftn")
+    with pytest.raises(ValueError, match="unknown chapter"):
+        summary.chapter_claims("nope")
