@@ -19,6 +19,7 @@ study's person segmenter, or any human parser's output can be converted to it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -63,9 +64,14 @@ class MaskSource:
     Args:
         image_root: the dataset folder the image paths are under.
         mask_root: the mirrored mask folder (default ``<image_root>/masks``).
+        transform: applied to every (H, W) label map as it is loaded, before
+            any image transform; must keep its shape (e.g. a degradation of
+            :mod:`reidlib.data.mask_quality`).
     """
 
-    def __init__(self, image_root: str | os.PathLike, mask_root: str | os.PathLike | None = None):
+    def __init__(self, image_root: str | os.PathLike, mask_root: str | os.PathLike | None = None,
+                 transform: Callable[[np.ndarray], np.ndarray] | None = None):
+        self.transform = transform
         self.image_root = Path(image_root).resolve()
         self.mask_root = Path(mask_root).resolve() if mask_root is not None else self.image_root / "masks"
         if not self.mask_root.is_dir():
@@ -92,6 +98,12 @@ class MaskSource:
         labels = read_label_map(path)
         if size is not None and labels.shape != tuple(size):
             raise MaskError(f"mask {path} is {labels.shape[0]}x{labels.shape[1]} but its image is {size[0]}x{size[1]}")
+        if self.transform is not None:
+            changed = self.transform(labels)
+            if changed.shape != labels.shape:
+                raise MaskError(f"mask transform {self.transform} turned {path}'s {labels.shape} label map into "
+                                f"{changed.shape}; it must keep the shape")
+            labels = changed
         return labels
 
 

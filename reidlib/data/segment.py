@@ -170,13 +170,36 @@ class DeepLabPerson(torch.nn.Module):
         return F.interpolate(person - rest, scale_factor=0.5, mode="bilinear", align_corners=False)
 
 
+def segment_into(model: torch.nn.Module, files: list, images_root: str | Path, out_root: str | Path,
+                 batch: int = 128, progress: bool = True):
+    """Write the label map of each image file to ``out_root``, mirroring ``images_root``.
+
+    Yields ``(image path, (H, W) bool foreground)`` per file as it is written.
+    """
+    images_root, out_root = Path(images_root).resolve(), Path(out_root).resolve()
+    for s in tqdm(range(0, len(files), batch), desc="masks", unit="batch", disable=not progress):
+        paths = [Path(p).resolve() for p in files[s:s + batch]]
+        images = [read_image(p) for p in paths]
+        # Crops of one dataset share a size; group by size so each batch stacks.
+        for size in {im.shape[-2:] for im in images}:
+            idx = [i for i, im in enumerate(images) if im.shape[-2:] == size]
+            fg = predict_foreground(model, torch.stack([images[i] for i in idx]))
+            for i, f in zip(idx, fg):
+                target = (out_root / paths[i].relative_to(images_root)).with_suffix(".png")
+                write_label_map(target, parts_from_foreground(f.numpy()))
+                yield paths[i], f
+
+
 def write_masks(args) -> int:
     images_root = Path(args.images).resolve()
     if not images_root.is_dir():
         raise SystemExit(f"--images {images_root} is not a folder")
     out_root = Path(args.out).resolve()
+    # A mask tree is never an image: neither the one being written nor an existing
+    # <images>/masks (SynthReID's ground truth, or an earlier run's output).
+    skip = {out_root, images_root / "masks"}
     files = sorted(p for p in images_root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS
-                   and out_root not in p.parents)
+                   and skip.isdisjoint(p.parents))
     if not files:
         raise SystemExit(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {images_root}")
     if args.backend == "study":
@@ -185,21 +208,8 @@ def write_masks(args) -> int:
         if not args.weights:
             raise SystemExit(f"--backend deeplabv3 needs --weights pointing at {DEEPLAB_FILE}")
         model = DeepLabPerson(args.weights).to(args.device).eval()
-    written = 0
-    fg_fraction = []
-    for s in tqdm(range(0, len(files), args.batch), desc="masks", unit="batch"):
-        batch = files[s:s + args.batch]
-        images = [read_image(p) for p in batch]
-        # Crops of one dataset share a size; group by size so each batch stacks.
-        for size in {im.shape[-2:] for im in images}:
-            idx = [i for i, im in enumerate(images) if im.shape[-2:] == size]
-            fg = predict_foreground(model, torch.stack([images[i] for i in idx]))
-            for i, f in zip(idx, fg):
-                target = (out_root / batch[i].relative_to(images_root)).with_suffix(".png")
-                write_label_map(target, parts_from_foreground(f.numpy()))
-                fg_fraction.append(float(f.float().mean()))
-                written += 1
-    print(json.dumps({"masks_written": written, "out": str(out_root),
+    fg_fraction = [float(f.float().mean()) for _, f in segment_into(model, files, images_root, out_root, args.batch)]
+    print(json.dumps({"masks_written": len(fg_fraction), "out": str(out_root),
                       "mean_foreground_fraction": round(float(np.mean(fg_fraction)), 4)}, indent=2))
     return 0
 

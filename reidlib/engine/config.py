@@ -56,6 +56,27 @@ class DataConfig:
     test_dataset: str | None = None
     test_data_root: str | None = None
     test_dataset_options: dict = field(default_factory=dict)
+    # Mask quality (reidlib.data.mask_quality): none / erode:K / dilate:K (K pixels) / shift:F (F x width,
+    # right), applied to each mask as loaded, so RGB-M, MGCAM's attention target and the background variants all
+    # see it. test_mask_degradation None = as mask_degradation; test_mask_root: the test masks from another
+    # tree mirroring the test dataset's folder (the segmenter's masks of a run trained on ground truth).
+    mask_degradation: str = "none"
+    test_mask_degradation: str | None = None
+    test_mask_root: str | None = None
+
+    def __post_init__(self):
+        # A bad spec fails when the config is built, not when the first batch loads; the canonical spelling
+        # ("erode:0" is "none", "shift:0.10" is "shift:0.1") keeps one fingerprint per distinct setting.
+        from ..data.mask_quality import parse_degradation
+
+        for key in ("mask_degradation", "test_mask_degradation"):
+            value = getattr(self, key)
+            if value is None and key == "test_mask_degradation":
+                continue
+            try:
+                setattr(self, key, str(parse_degradation(value)))
+            except ValueError as exc:
+                raise ConfigError(f"data.{key}: {exc}") from None
 
 
 @dataclass
@@ -162,7 +183,8 @@ class TrainConfig:
     # Keys added after runs were recorded, with the value that means "as before": at that
     # value they stay out of the fingerprint, so older runs keep matching their configs.
     NEUTRAL_VALUES: typing.ClassVar[dict] = {"data.test_dataset": None, "data.test_data_root": None,
-                                             "data.test_dataset_options": {}}
+                                             "data.test_dataset_options": {}, "data.mask_degradation": "none",
+                                             "data.test_mask_degradation": None, "data.test_mask_root": None}
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 
 from torch.utils.data import DataLoader
 
-from ..data import BackgroundPool, MaskSource, ReIDDataset, ReIDImages, build_transforms, eval_loader, train_loader
+from ..data import (
+    BackgroundPool, MaskError, MaskSource, ReIDDataset, ReIDImages, build_transforms, eval_loader, train_loader,
+)
 from ..data.catalog import open_dataset
-from .config import TrainConfig
+from ..data.mask_quality import parse_degradation
+from .config import ConfigError, TrainConfig
 from .distributed import DistInfo
 
 
@@ -65,14 +68,48 @@ def needs_masks(config: TrainConfig, model_needs: tuple[str, ...]) -> bool:
             or (d.test_background or "original") != "original")
 
 
+def mask_sources(config: TrainConfig, dataset: ReIDDataset) -> tuple[MaskSource, MaskSource]:
+    """The training and the test :class:`MaskSource`, each with its ``data`` mask degradation.
+
+    Test masks come from ``data.test_mask_root`` when set (a tree mirroring
+    the test dataset's folder), else from the training mask tree when the
+    test images are the training dataset's, else from the test dataset's own.
+    """
+    d = config.data
+    train_spec = parse_degradation(d.mask_degradation)
+    test_spec = parse_degradation(d.mask_degradation if d.test_mask_degradation is None else d.test_mask_degradation)
+    # "none" loads the mask untouched (no per-image call).
+    train = MaskSource(dataset.root, d.mask_root, transform=None if train_spec.kind == "none" else train_spec)
+    test_transform = None if test_spec.kind == "none" else test_spec
+    test_root = getattr(dataset, "test_root", dataset.root)
+    if d.test_mask_root is not None:
+        try:
+            return train, MaskSource(test_root, d.test_mask_root, transform=test_transform)
+        except MaskError as exc:
+            raise MaskError(f"data.test_mask_root: {exc}") from None
+    if test_root == dataset.root and test_spec == train_spec:
+        return train, train
+    return train, MaskSource(test_root, d.mask_root if test_root == dataset.root else None, transform=test_transform)
+
+
+def _check_mask_settings(config: TrainConfig, use_masks: bool) -> None:
+    # A mask setting on a run that loads no masks would silently change nothing but the fingerprint.
+    d = config.data
+    set_keys = [f"data.{k}={getattr(d, k)}" for k in ("mask_degradation", "test_mask_degradation", "test_mask_root")
+                if getattr(d, k) not in (None, "none")]
+    if set_keys and not use_masks:
+        raise ConfigError(f"{', '.join(set_keys)} changes nothing: method {config.method!r} with these data settings "
+                          "loads no masks (no mask input, RGB-M, attention target or background variant); "
+                          "leave the mask settings at their defaults for it")
+
+
 def build_run_data(config: TrainConfig, dataset: ReIDDataset, model_needs: tuple[str, ...],
                    info: DistInfo = DistInfo(), pin_memory: bool = False) -> RunData:
     """Loaders for training (P x K, this process's share) and for testing (in record order)."""
     d = config.data
     use_masks = needs_masks(config, model_needs)
-    masks = MaskSource(dataset.root, d.mask_root) if use_masks else None
-    test_root = getattr(dataset, "test_root", dataset.root)
-    test_masks = (masks if test_root == dataset.root else MaskSource(test_root)) if use_masks else None
+    _check_mask_settings(config, use_masks)
+    masks, test_masks = mask_sources(config, dataset) if use_masks else (None, None)
     pool = background_pool(d.background_pool)
     common = {"height": d.height, "width": d.width, "background_pool": pool, "rgbm": d.rgbm}
     train_tf = build_transforms(train=True, flip_p=d.flip_p, pad=d.pad, erasing_p=d.erasing_p,
