@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-stamp
 # (grep exits 1 when it prints nothing; pip's own failure still fails the pipe.)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: book test unit nbval notebooks store-outputs bench clean
+.PHONY: book test unit nbval browser notebooks store-outputs bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,11 +27,11 @@ book: $(STAMP) notebooks
 notebooks: $(STAMP)
 	$(PY) -m reidlib.notebooks --profile $(PROFILE)
 
-## make test: unit tests, then the nbval check of notebooks/ (ci profile)
-test: unit nbval
+## make test: unit tests, the nbval check of notebooks/ (ci profile), the built book in chromium
+test: unit nbval browser
 
 unit: $(STAMP)
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q --ignore=tests/browser
 
 nbval: $(STAMP)
 	$(PY) -m pytest --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg -q
@@ -39,6 +39,16 @@ nbval: $(STAMP)
 ## make store-outputs: refresh the ci outputs stored in notebooks/ (then review the diff)
 store-outputs: $(STAMP)
 	$(PY) -m reidlib.notebooks --store-outputs
+
+# The browser test drives Debian's chromium; install it (as root, or through sudo) when it is missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser: $(STAMP) /usr/bin/chromedriver
+	$(PY) -m pytest tests/browser -q
+
+/usr/bin/chromedriver:
+	@command -v apt-get >/dev/null || { echo "the browser test needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)"; exit 1; }
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver > /dev/null
 
 bench: $(STAMP)
 	$(PY) -m reidlib.bench eval
