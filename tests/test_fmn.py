@@ -160,3 +160,17 @@ def test_fmn_trains_through_the_engine(tmp_path):
     stages = [h for h in res["history"] if h.get("kind") == "epoch"] or res["history"]
     assert {"id_grn"} <= set(stages[0]) and "id_lan" not in stages[0]
     assert {"id_lan", "rank"} <= set(stages[-1]) and 0 <= res["mAP"] <= 1
+
+
+def test_activation_maps_have_each_networks_last_map_size_and_peak_at_one():
+    model = small_fmn().eval()
+    maps = model.activation_maps(batch()["image"])
+    assert set(maps) == {"grn", "lan"}
+    for m in maps.values():
+        assert m.shape == (8, 8, 4)  # 64 x 32 input, stride 8 (resnet_small, last stride 1)
+        assert torch.allclose(m.flatten(1).amax(1), torch.ones(8)) and (m >= 0).all()
+    # LAN sees the masked map: a different mask changes LAN's map, not GRN's
+    with torch.no_grad():
+        model.mixing.fc.weight.normal_(std=0.5)
+    changed = model.activation_maps(batch()["image"])
+    assert torch.equal(changed["grn"], maps["grn"]) and not torch.allclose(changed["lan"], maps["lan"])

@@ -158,3 +158,18 @@ def test_video_protocol_is_market_on_tracklets():
         a = evaluate_rank(dist, q, g, qc, gc, protocol="mars")
         b = evaluate_rank(dist, q, g, qc, gc, protocol="market")
     assert a["mAP"] == b["mAP"]
+
+
+def test_first_matches_follows_the_market_rules():
+    from reidlib.eval.explain import first_matches
+
+    # query 0 (id 7, cam 1): nearest is id 7 in cam 1 (removed), then id 3 (wrong), then id 7 in cam 2
+    # query 1 (id 3, cam 2): nearest is junk (-1, removed), then id 3 in cam 1 (right)
+    # query 2 (id 9, cam 1): no true match in the gallery
+    d = np.array([[0.1, 0.2, 0.3, 0.9], [0.5, 0.2, 0.6, 0.1], [0.4, 0.3, 0.2, 0.1]])
+    gids, gcams = [7, 3, 7, -1], [1, 1, 2, 1]
+    m = first_matches(d, [7, 3, 9], gids, [1, 2, 1], gcams)
+    assert m["rank1_index"].tolist() == [1, 1, 2]
+    assert m["rank1_correct"].tolist() == [False, True, False]
+    assert m["match_index"].tolist() == [2, 1, -1]
+    assert m["match_rank"].tolist()[:2] == [2, 1] and np.isnan(m["match_rank"][2])

@@ -260,6 +260,24 @@ class FMN(ReIDModel):
         out["embedding"] = self.descriptor(g, l)
         return out
 
+    @torch.no_grad()
+    def activation_maps(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Where GRN and LAN respond (the paper's Fig. 4 heat maps): (B, 3, H, W) -> ``grn``, ``lan`` (B, h, w).
+
+        Each map is the L2 norm over channels of the network's last feature
+        map before pooling (GRN's last stage; LAN's last stage on the masked
+        map), divided by its per-image maximum. Test identities are not among
+        the training classes, so a class activation map has no class to show.
+        """
+        x, f = images, None
+        for i, stage in enumerate(self.grn.stages()):
+            x = stage(x)
+            if i == self.masked_index:
+                f = x
+        lan = self.lan.layers(f * self.mixing(x.mean((2, 3))).to(f.dtype))
+        maps = {"grn": x.float().norm(dim=1), "lan": lan.float().norm(dim=1)}
+        return {k: m / m.flatten(1).amax(1).clamp_min(1e-12)[:, None, None] for k, m in maps.items()}
+
     def descriptor(self, g: torch.Tensor, l: torch.Tensor) -> torch.Tensor:
         """Eq. 6: ``[alpha g/|g|, (1 - alpha) l/|l|]``, or one normalised part (``descriptor`` grn / lan)."""
         g, l = F.normalize(g.float(), dim=1), F.normalize(l.float(), dim=1)
