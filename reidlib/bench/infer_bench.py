@@ -1,0 +1,85 @@
+"""Inference cost per method: parameters used at test time, FLOPs and images per second.
+
+Each method is built at the profile's input size (untrained: the cost does
+not depend on the weights) and runs its test-time forward pass on one batch
+of the profile's dataset in eval mode, without flipping. Images per second
+are timed over ``--repeats`` passes after one untimed pass, with the
+machine's default number of threads.
+
+Examples::
+
+    python -m reidlib.bench infer                                   # every method, cpu profile
+    python -m reidlib.bench infer --profile gpu --methods ide,fanet --batch 128
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+
+import torch
+
+METHODS = ("ide", "fanet", "ftn", "bgbias", "mgcam", "fmn")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--profile", default="cpu", choices=("ci", "cpu", "gpu"))
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods (default: %(default)s)")
+    parser.add_argument("--batch", type=int, default=64, help="images per forward pass")
+    parser.add_argument("--repeats", type=int, default=5, help="timed forward passes")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
+
+def test_batch(trainer, size: int) -> dict:
+    """``size`` query images of a built :class:`reidlib.engine.Trainer`, test transforms, on its device."""
+    from reidlib.engine.trainer import _to_device
+
+    images = trainer.data.query.dataset
+    if len(images) < size:
+        raise ValueError(f"the query set has {len(images)} images, fewer than a batch of {size}; lower --batch")
+    samples = [images[i] for i in range(size)]
+    batch = {k: torch.stack([torch.as_tensor(s[k]) for s in samples]) for k in samples[0] if k != "tracklet"}
+    return _to_device(batch, trainer.device, trainer.channels_last)
+
+
+@torch.inference_mode()
+def images_per_second(model, batch: dict, repeats: int = 5) -> float:
+    """Test-time embeddings per second of ``model`` on ``batch`` (one untimed pass first)."""
+    model.eval()
+    model.embed(batch)
+    sync = torch.cuda.synchronize if batch["image"].is_cuda else (lambda: None)
+    sync()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        model.embed(batch)
+    sync()
+    return repeats * len(batch["image"]) / (time.perf_counter() - start)
+
+
+def figures(trainer, batch_size: int = 64, repeats: int = 5) -> dict:
+    """Parameters at inference (M), GFLOPs per image and images/s of a built trainer's model."""
+    from reidlib.models.cost import inference_cost
+
+    batch = test_batch(trainer, batch_size)
+    cost = inference_cost(trainer.model, batch)
+    return {"parameters (M)": cost["parameters"] / 1e6, "all parameters (M)": cost["all_parameters"] / 1e6,
+            "GFLOPs / image": cost["flops"] / 1e9, "images / s": images_per_second(trainer.model, batch, repeats),
+            "device": str(trainer.device), "batch": batch_size}
+
+
+def run(args) -> int:
+    from reidlib.engine import make_config
+    from reidlib.engine.trainer import Trainer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for method in args.methods.split(","):
+            cfg = make_config(method, args.profile, overrides=[f"output_dir={tmp}/{method}", "progress=false",
+                                                                 *args.overrides])
+            trainer = Trainer(cfg)
+            trainer._build()
+            f = figures(trainer, args.batch, args.repeats)
+            print(f"infer  {method:8s} {cfg.model.backbone:15s} {args.profile:3s} {cfg.data.height}x{cfg.data.width}  "
+                  f"params {f['parameters (M)']:7.3f} M (of {f['all parameters (M)']:.3f} M trained)  "
+                  f"{f['GFLOPs / image']:7.3f} GFLOPs/image  {f['images / s']:8.1f} images/s  "
+                  f"batch {args.batch} on {f['device']}", flush=True)
+    return 0
