@@ -19,3 +19,12 @@ def results_dir(profile: str, root: str | os.PathLike | None = None) -> Path:
         raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
     base = Path(root) if root is not None else REPO_ROOT / "results"
     return base / profile
+
+
+def shared_data(name: str = "") -> Path:
+    """A dataset in the shared data folder: ``$REID_SHARED_DATA/<name>``, by default ``../shared/data/<name>``.
+
+    The real images are never part of the repository; chapters that use them
+    look here and say so when the folder is missing.
+    """
+    return Path(os.environ.get("REID_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")) / name

@@ -214,6 +214,27 @@ def write_masks(args) -> int:
     return 0
 
 
+def cached_masks(images_root: str | Path, name: str, progress: bool = True) -> Path:
+    """The segmenter's mask tree of a real dataset folder, written once to ``.cache/masks/<name>``.
+
+    A ``complete`` file marks a finished tree, so a cut-off run writes it again
+    rather than leave images without masks.
+    """
+    from ..paths import REPO_ROOT
+
+    images_root = Path(images_root).resolve()
+    if not images_root.is_dir():
+        raise FileNotFoundError(f"no dataset folder at {images_root}")
+    out = REPO_ROOT / ".cache" / "masks" / name
+    if not (out / "complete").exists():
+        files = sorted(p for p in images_root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS
+                       and (images_root / "masks") not in p.parents)
+        for _ in segment_into(load_segmenter(WEIGHTS), files, images_root, out, progress=progress):
+            pass
+        (out / "complete").write_text(f"{len(files)} masks of {images_root}\n")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reidlib.data.segment", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

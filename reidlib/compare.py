@@ -1,0 +1,130 @@
+"""Every method under one protocol: the comparison chapter's entries and measurements.
+
+Each entry is a method at its full setting, exactly as its chapter trains
+it (same overrides, so the runs are shared and a chapter's ``cpu`` study
+also feeds this one), plus what it needs besides identity labels and which
+of its test-time outputs is a spatial attention map. All entries train on
+the same data, at the same profile (input size, schedule length, batch and
+evaluation); the backbones are the papers' own, thinned alike, and the table
+reports what each costs at inference so that a gain can be weighed against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .ablation import run_variants
+from .claims import compare
+from .models import fanet, ftn, mgcam
+
+# Random backgrounds for augmentation: empty scenes of a SynthReID family no test set is drawn from.
+BACKGROUND_POOL = "synth-scenes:C"
+
+
+def _options(row: dict) -> tuple[str, ...]:
+    return tuple(f"model.options.{k}={v}" for k, v in row.items())
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One column of the comparison: a method at one setting."""
+
+    label: str
+    method: str
+    overrides: tuple[str, ...] = ()
+    supervision: str = "identities"  # what training needs besides images
+    attention: str | None = None  # eval output key of its (B, 1, h, w) attention map, if any
+
+
+ENTRIES = (
+    Entry("baseline (IDE)", "ide"),
+    Entry("FA-Net", "fanet", _options(fanet.ABLATION_ROWS["FA-Net"]), "identities, camera IDs", "zf"),
+    Entry("FTN", "ftn", _options(ftn.ABLATION_ROWS["(g)"]), "identities", "cfa"),
+    Entry("person-region pooling", "bgbias", (), "identities, part masks"),
+    Entry("person-region pooling + random backgrounds", "bgbias",
+          ("data.random_background_p=0.5", f"data.background_pool={BACKGROUND_POOL}"),
+          "identities, part masks, background images"),
+    Entry("MGCAM", "mgcam", tuple(mgcam.overrides("MGCAM RGB-M")), "identities, person masks (also at test time)",
+          "body_map"),
+    Entry("FMN", "fmn", ("model.options.masked_layer=pool1",), "identities", "mask_normalised"),
+)
+BASELINE = ENTRIES[0].label
+
+
+def entry(label: str) -> Entry:
+    for e in ENTRIES:
+        if e.label == label:
+            return e
+    raise KeyError(f"no entry {label!r}; the entries are {[e.label for e in ENTRIES]}")
+
+
+def run_entries(profile: str, seeds: list[int], dataset: str | None = None, common: list[str] = (),
+                entries: tuple[Entry, ...] = ENTRIES) -> dict[str, list[dict]]:
+    """Train (or reuse) every entry over ``seeds``: ``label -> [results per seed]``."""
+    return {e.label: run_variants(e.method, profile, {e.label: list(e.overrides)}, seeds, dataset, common)[e.label]
+            for e in entries}
+
+
+def differences(runs: dict[str, list[dict]], metric: str, baseline: str = BASELINE) -> pd.DataFrame:
+    """Each entry minus the baseline, seed by seed, judged by the book's rule (points, direction +1).
+
+    ``verdict`` reads: *better* (reproduced as "beats the baseline"), *worse*
+    (the opposite beyond twice the standard error) or *no difference called*.
+    """
+    words = {"reproduced": "better", "not reproduced": "worse", "inconclusive": "no difference called"}
+    base = {r["seed"]: r[metric] for r in runs[baseline]}
+    rows = []
+    for label, results in runs.items():
+        if label == baseline:
+            continue
+        mine = {r["seed"]: r[metric] for r in results}
+        seeds = sorted(set(base) & set(mine))
+        res = compare([100 * base[s] for s in seeds], [100 * mine[s] for s in seeds], None, +1)
+        rows.append({"entry": label, "metric": metric, "difference": res["ours"], "± se": res["se"],
+                     "seeds": res["n"], "verdict": words[res["verdict"]]})
+    return pd.DataFrame(rows).set_index("entry")
+
+
+def drops(scores: pd.DataFrame, reference: str = "original") -> pd.DataFrame:
+    """Mean and std over seeds of each test variant's metric minus ``reference``'s, per entry (points).
+
+    ``scores`` has columns ``entry``, ``seed``, ``test`` and the metrics.
+    """
+    metrics = [c for c in scores.columns if c not in ("entry", "seed", "test")]
+    ref = scores.loc[scores["test"] == reference, ["entry", "seed", *metrics]]
+    delta = scores[scores["test"] != reference].merge(ref, on=["entry", "seed"], suffixes=("", " ref"))
+    for m in metrics:
+        delta[m] = 100 * (delta[m] - delta[f"{m} ref"])
+    return delta.groupby(["entry", "test"], sort=False)[metrics].agg(["mean", "std"])
+
+
+def mean_std_table(per_seed: dict[str, list[dict]], metrics: tuple[str, ...]) -> pd.DataFrame:
+    """``label -> per-seed dicts`` as a table of "mean ± std" strings in percent."""
+    rows = {}
+    for label, results in per_seed.items():
+        row = {}
+        for m in metrics:
+            v = 100 * np.array([r[m] for r in results], dtype=float)
+            row[m] = f"{v.mean():.1f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.1f}"
+        rows[label] = row
+    return pd.DataFrame(rows).T
+
+
+def retest(runs: dict[str, list[dict]], tests: dict[str, dict], device: str = "auto",
+           metrics: tuple[str, ...] = ("rank1", "mAP")) -> pd.DataFrame:
+    """Evaluate every trained run again under each test setting (``label -> load_run overrides``).
+
+    Returns one row per entry, seed and test: ``entry``, ``seed``, ``test`` and ``metrics``.
+    """
+    from .engine.trainer import load_run
+
+    rows = []
+    for label, results in runs.items():
+        for r in results:
+            for test, overrides in tests.items():
+                scores = load_run(r["output_dir"], overrides, device=device).evaluate()
+                rows.append({"entry": label, "seed": r["seed"], "test": test, **{m: scores[m] for m in metrics}})
+    return pd.DataFrame(rows)
