@@ -119,10 +119,10 @@ def dataset_options(text: str | None, default_seed: int | None = None) -> dict:
     return options
 
 
-def load_labelled(records, masks: MaskSource, desc: str) -> tuple[torch.Tensor, torch.Tensor]:
+def load_labelled(records, masks: MaskSource, desc: str, progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Images (N, 3, h, w) uint8 and ground-truth labels (N, h, w) uint8, at INPUT_SIZE."""
     images, labels = [], []
-    for r in tqdm(records, desc=desc, unit="img", leave=False):
+    for r in tqdm(records, desc=desc, unit="img", leave=False, disable=not progress):
         img = read_image(r.path)
         lab = torch.from_numpy(masks.load(r.path, size=tuple(img.shape[-2:])))
         if tuple(img.shape[-2:]) != INPUT_SIZE:  # real crops vary in size; SynthReID's are INPUT_SIZE already
@@ -191,10 +191,10 @@ def train(args) -> int:
                              "finish it, or delete it to start over")
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    ds = open_dataset(args.dataset, progress=True, **options)
+    ds = open_dataset(args.dataset, progress=args.progress, **options)
     gt = MaskSource(ds.root)
-    images, labels = load_labelled(ds.train, gt, "train images")
-    val_images, val_labels = load_labelled(ds.query, gt, "held-out images")
+    images, labels = load_labelled(ds.train, gt, "train images", args.progress)
+    val_images, val_labels = load_labelled(ds.query, gt, "held-out images", args.progress)
     model = PartParser(args.width, skip=not args.no_skip)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps = -(-len(images) // args.batch)
@@ -210,7 +210,7 @@ def train(args) -> int:
         print(f"resuming from {partial} at epoch {start}")
     print(f"parser data: {args.dataset} {options} at {ds.root}: {len(images)} training images, "
           f"{len(val_images)} held-out (its query split)")
-    bar = tqdm(range(start, args.epochs), desc="parser", initial=start, total=args.epochs)
+    bar = tqdm(range(start, args.epochs), desc="parser", initial=start, total=args.epochs, disable=not args.progress)
     for epoch in bar:
         model.train()
         order = torch.from_numpy(rng.permutation(len(images)))
@@ -244,7 +244,7 @@ def train(args) -> int:
 
 
 def evaluate_parser(weights: str | Path, dataset: str, options: dict | None = None, data_root: str | None = None,
-                    batch: int = 128, device: str = "cpu") -> dict:
+                    batch: int = 128, device: str = "cpu", progress: bool = True) -> dict:
     """Per-part IoU, mean IoU, foreground IoU and pixel accuracy on a dataset's query + gallery images.
 
     The ground truth is the dataset's own mask tree (``<root>/masks``: SynthReID's).
@@ -253,12 +253,12 @@ def evaluate_parser(weights: str | Path, dataset: str, options: dict | None = No
     bodies, mostly background) in training, and they are ignored in ranking.
     """
     model = load_parser(weights, device)
-    ds = open_dataset(dataset, data_root, progress=True, **(options or {}))
+    ds = open_dataset(dataset, data_root, progress=progress, **(options or {}))
     gt = MaskSource(ds.root)
     groups = {"query": ds.query, "gallery": [r for r in ds.gallery if r.pid >= 0],
               "junk": [r for r in ds.gallery if r.pid < 0]}
     cms = {}
-    bar = tqdm(total=sum(map(len, groups.values())), desc="evaluate", unit="img", leave=False)
+    bar = tqdm(total=sum(map(len, groups.values())), desc="evaluate", unit="img", leave=False, disable=not progress)
     for group, records in groups.items():
         cm = torch.zeros(NUM_LABELS, NUM_LABELS, dtype=torch.long)
         for s in range(0, len(records), batch):
@@ -299,7 +299,7 @@ def write_masks(args) -> int:
         skip = {out_root, root / "masks"}
         files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and skip.isdisjoint(p.parents))
     else:
-        ds = open_dataset(args.dataset, progress=True, **dataset_options(args.dataset_options))
+        ds = open_dataset(args.dataset, progress=args.progress, **dataset_options(args.dataset_options))
         root = Path(ds.root).resolve()
         if out_root == root / "masks":
             raise ValueError(f"--out {out_root} is the dataset's ground-truth mask folder; write elsewhere")
@@ -307,7 +307,7 @@ def write_masks(args) -> int:
     if not files:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {root}")
     fg_fraction = []
-    for s in tqdm(range(0, len(files), args.batch), desc="part masks", unit="batch"):
+    for s in tqdm(range(0, len(files), args.batch), desc="part masks", unit="batch", disable=not args.progress):
         batch = files[s:s + args.batch]
         images = [read_image(p) for p in batch]
         # Crops of a real dataset may differ in size; group by size so each batch stacks.
@@ -352,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--out", required=True)
     m.add_argument("--device", default="cpu")
     m.add_argument("--batch", type=int, default=128)
+    for sp in (t, m):
+        sp.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     args = parser.parse_args(argv)
     try:
         return {"train": train, "evaluate": evaluate, "masks": write_masks}[args.command](args)
