@@ -165,3 +165,32 @@ def test_colour_histograms_of_arrays_equal_those_of_files(tmp_path):
     from_file = color_histogram_features([tmp_path / "a.png"])
     from_array = color_histogram_features([img])
     assert from_file.shape == from_array.shape and bool((from_file == from_array).all())
+
+
+def test_video_view_groups_frames_into_tracklets_under_the_mars_protocol(tiny):
+    from reidlib.data.synth.video import video_view
+
+    images = load_dataset("folder", tiny)
+    video = video_view(images)
+    assert video.is_video and not images.is_video
+    assert [r.path for r in video.train] == [r.path for r in images.train]  # training is unchanged
+    # The gallery is every test frame; the query is the whole tracklets of the image queries.
+    assert sorted(r.path for r in video.gallery) == sorted(r.path for r in images.query + images.gallery)
+    by_path = {r.path: r for r in video.gallery}
+    query_tracklets = {by_path[r.path].tracklet for r in images.query}
+    assert {r.tracklet for r in video.query} == query_tracklets and len(query_tracklets) == len(images.query)
+    for t in query_tracklets:  # a tracklet is one person in one camera, and has its frames in the gallery too
+        frames = [r for r in video.gallery if r.tracklet == t]
+        assert len({(r.pid, r.camid) for r in frames}) == 1
+        assert len(frames) >= 1
+    assert any(len([r for r in video.query if r.tracklet == t]) > 1 for t in query_tracklets)
+    junk = [r for r in video.gallery if r.pid == -1]
+    assert len({r.tracklet for r in junk}) == len(junk)  # junk crops are one-frame tracklets
+
+
+def test_video_view_needs_a_generated_dataset(tmp_path):
+    from reidlib.data.records import ReIDDataset
+    from reidlib.data.synth.video import video_view
+
+    with pytest.raises(ValueError, match="no meta.json"):
+        video_view(ReIDDataset("x", str(tmp_path), [], [], []))

@@ -31,9 +31,14 @@ def open_dataset(name: str, data_root: str | os.PathLike | None = None, seed: in
         if preset not in PRESETS:
             raise ValueError(f"unknown SynthReID preset {preset!r}; choose one of "
                              f"{', '.join(SYNTH_PREFIX + p for p in PRESETS)}")
+        video = options.pop("video", False)  # a view of the generated images, not a generator setting
         root = ensure(preset, seed=seed, progress=progress, **options)
         ds = load_dataset("folder", root)
         ds.name = name
+        if video:
+            from .synth.video import video_view
+
+            return video_view(ds)
         return ds
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose a SynthReID preset (synth-tiny, synth-small, "
