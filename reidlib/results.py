@@ -65,3 +65,26 @@ def largest_results(name: str, current: dict, profile: str, require: tuple[str, 
             if all(key in found for key in require):
                 return found
     return {"profile": profile, **_plain(current)}
+
+
+def provenance(name: str, profile: str) -> str:
+    """Markdown: which committed results a chapter shows, where they came from, and how to regenerate them.
+
+    A chapter run at ``profile`` shows the largest profile with committed
+    results (see :func:`largest_results`); this names it, with the commit,
+    device and date its ``<name>.run.json`` records.
+    """
+    rank = {"ci": 0, "cpu": 1, "gpu": 2}
+    shown = next((p for p in ("gpu", "cpu", "ci") if rank[p] >= rank[profile]
+                  and (results_dir(p) / f"{name}.json").exists()), None)
+    if shown is None:
+        return (f"No committed results of `{name}` yet: this page shows its own `{profile}` run. "
+                f"`python -m reidlib.notebooks --profile {profile} --only {name}` writes them.")
+    text = f"The numbers on this page come from the `{shown}` profile (`results/{shown}/{name}.json`)"
+    run_file = results_dir(shown) / f"{name}.run.json"
+    if run_file.exists():
+        run = json.loads(run_file.read_text())
+        text += (f", executed at commit `{run.get('git_commit', '?')[:10]}` on {run.get('device', '?')}, "
+                 f"finished {run.get('finished_at', '?')}")
+    return (text + ". To regenerate them: `python -m reidlib.notebooks --profile " + shown + f" --only {name}` "
+            f"(finished training runs in `runs/` are reused; a cut-off run resumes from its checkpoint).")

@@ -13,7 +13,7 @@ def claim(label, verdict):
 
 @pytest.fixture
 def results_root(tmp_path, monkeypatch):
-    monkeypatch.setattr(reidlib.results, "results_dir", lambda profile: tmp_path / profile)
+    monkeypatch.setattr(reidlib.results, "results_dir", lambda profile, root=None: tmp_path / profile)
     return tmp_path
 
 
@@ -42,3 +42,16 @@ def test_a_claim_record_missing_a_field_names_the_chapter(results_root):
         summary.chapter_claims("ftn")
     with pytest.raises(ValueError, match="unknown chapter"):
         summary.chapter_claims("nope")
+
+
+def test_provenance_names_the_largest_committed_profile_and_the_command(results_root):
+    from reidlib.results import provenance
+
+    assert "No committed results" in provenance("fanet", "ci")
+    save_results("fanet", {}, "ci", results_root / "ci")
+    assert "`ci` profile" in provenance("fanet", "ci")
+    save_results("fanet", {}, "cpu", results_root / "cpu")
+    (results_root / "cpu" / "fanet.run.json").write_text('{"git_commit": "0123456789abcdef", "device": "cpu: test"}')
+    text = provenance("fanet", "ci")
+    assert "`cpu` profile" in text and "0123456789" in text and "--profile cpu --only fanet" in text
+    assert "`ci`" not in provenance("fanet", "cpu").split("come from")[1][:8]
