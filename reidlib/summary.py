@@ -84,3 +84,24 @@ def verdict_counts(claims: pd.DataFrame) -> pd.DataFrame:
         row.update({v: int((mine["verdict"] == v).sum()) for v in VERDICTS})
         rows.append(row)
     return pd.DataFrame(rows).set_index("chapter")
+
+
+def comparison_verdicts(profiles: tuple[str, ...] = ("gpu", "cpu", "ci")) -> pd.DataFrame:
+    """The comparison chapter's calls against the baseline: one row per entry, a column per metric.
+
+    Each cell reads "better", "worse" or "no difference called", with the mean
+    difference and its standard error in points. Empty when the chapter has not run.
+    """
+    try:
+        results = load_results("comparison", profiles)
+    except FileNotFoundError:
+        return pd.DataFrame()
+    rows = pd.DataFrame(results.get("vs_baseline", []))
+    if rows.empty:
+        return rows
+    rows["call"] = [f"{v} ({d:+.1f} ± {s:.1f})" for v, d, s in zip(rows["verdict"], rows["difference"], rows["± se"])]
+    table = rows.pivot(index="entry", columns="metric", values="call").reindex(rows["entry"].unique())
+    table = table[[m for m in ("rank1", "mAP", "mINP") if m in table]]
+    table.columns.name = None
+    table.insert(0, "profile", results["profile"])
+    return table

@@ -55,3 +55,14 @@ def test_provenance_names_the_largest_committed_profile_and_the_command(results_
     text = provenance("fanet", "ci")
     assert "`cpu` profile" in text and "0123456789" in text and "--profile cpu --only fanet" in text
     assert "`ci`" not in provenance("fanet", "cpu").split("come from")[1][:8]
+
+
+def test_comparison_verdicts_read_the_comparison_chapter(results_root):
+    assert summary.comparison_verdicts().empty
+    save_results("comparison", {"vs_baseline": [
+        {"entry": "FA-Net", "metric": "rank1", "difference": 2.0, "± se": 0.5, "seeds": 3, "verdict": "better"},
+        {"entry": "FA-Net", "metric": "mAP", "difference": -0.2, "± se": 0.5, "seeds": 3,
+         "verdict": "no difference called"}]}, "cpu", results_root / "cpu")
+    table = summary.comparison_verdicts()
+    assert table.loc["FA-Net", "rank1"] == "better (+2.0 ± 0.5)"
+    assert table.loc["FA-Net", "profile"] == "cpu"
