@@ -4,8 +4,9 @@ Each entry is a method at its full setting, exactly as its chapter trains
 it (same overrides, so the runs are shared and a chapter's ``cpu`` study
 also feeds this one), plus what it needs besides identity labels and which
 of its test-time outputs is a spatial attention map. All entries train on
-the same data, at the same profile (input size, schedule length, batch and
-evaluation); the backbones are the papers' own, thinned alike, and the table
+the same data, at the same profile (schedule length, batch and evaluation);
+the backbones and input sizes are the papers' own, thinned alike (128 x 64,
+64 x 32 for the Inception net of person-region pooling), and the table
 reports what each costs at inference so that a gain can be weighed against it.
 """
 
