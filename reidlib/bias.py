@@ -58,3 +58,14 @@ def influence_matrix(scores: list[dict], metric: str = "rank1", stat: str = "mea
     table = df.groupby(["train", "test"])[metric].agg(stat).unstack("test")
     table = table.reindex(index=list(VARIANTS), columns=list(VARIANTS))
     return table.rename(index=LABELS, columns=LABELS)
+
+
+def background_tests(pool: str = "synth-scenes:C", mask_root: str | None = None) -> dict[str, dict]:
+    """``load_run`` settings of the chapters' background test: the original, mean- and random-background test sets.
+
+    ``pool`` gives the random backgrounds; ``mask_root`` the masks of a real
+    dataset (SynthReID has its own).
+    """
+    tests = {"original": {}, "mean background": variant_settings("mean_background", pool, train=False),
+             "random background": variant_settings("random_background", pool, train=False)}
+    return {k: {**v, "data.mask_root": mask_root} for k, v in tests.items()} if mask_root else tests

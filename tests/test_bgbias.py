@@ -62,3 +62,13 @@ def test_stages_train_main_then_branches_from_its_copy(tmp_path):
     ck = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["model"]
     # after stage III the branches started from the main network, then trained on their own
     assert ck["branches.0.head.2.weight"].shape == ck["main.head.2.weight"].shape
+
+
+def test_background_tests_are_the_three_test_sets_of_the_chapters():
+    from reidlib.bias import background_tests
+
+    tests = background_tests("synth-scenes:C")
+    assert tests == {"original": {}, "mean background": {"data.test_background": "mean_background"},
+                     "random background": {"data.test_background": "random_background",
+                                           "data.background_pool": "synth-scenes:C"}}
+    assert all(t["data.mask_root"] == "/masks" for t in background_tests(mask_root="/masks").values())
