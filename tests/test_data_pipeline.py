@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from torchvision import tv_tensors
 
-from reidlib.data.images import ImageReadError, read_image
+from reidlib.data.images import ImageReadError, find_images, read_image
 from reidlib.data.loaders import ReIDImages, eval_loader, train_loader
 from reidlib.data.masks import MaskError, MaskSource, parts_from_foreground, read_label_map, write_label_map
 from reidlib.data.records import Record
@@ -189,6 +189,17 @@ def test_unreadable_images_are_reported_by_path(tmp_path):
         read_image(str(tmp_path / "nothing.png"))
     Image.fromarray(np.zeros((4, 3, 3), np.uint8)).save(tmp_path / "x.bmp")
     assert read_image(str(tmp_path / "x.bmp")).shape == (3, 4, 3)
+
+
+def test_find_images_walks_the_tree_and_leaves_mask_trees_out(tmp_path):
+    for rel in ("a/1.jpg", "a/b/2.PNG", "3.bmp", "masks/a/1.png", "out/x.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (4, 8)).save(tmp_path / rel, format="PNG")
+    (tmp_path / "readme.txt").write_text("not an image")
+    (tmp_path / "folder.jpg").mkdir()  # a folder named like an image is not one
+    assert len(find_images(tmp_path)) == 5
+    found = [p.relative_to(tmp_path).as_posix() for p in find_images(tmp_path, skip=(tmp_path / "masks", tmp_path / "out"))]
+    assert found == ["3.bmp", "a/1.jpg", "a/b/2.PNG"]
 
 
 def test_variant_pictures_are_uint8_at_the_image_size(tmp_path):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -11,6 +13,18 @@ from PIL import Image
 
 # The image files the readers, the segmenter and the background pool pick up.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def find_images(root: str | os.PathLike, skip: Iterable[str | os.PathLike] = ()) -> list[Path]:
+    """Every image file under ``root`` (any depth, by suffix, case-insensitive), sorted.
+
+    Files inside a folder of ``skip`` are left out: a mask tree written beside
+    (or inside) the images holds PNGs that are not photographs of people.
+    """
+    root = Path(root).resolve()
+    skip = {Path(s).resolve() for s in skip}
+    return sorted(p for p in root.rglob("*")
+                  if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and skip.isdisjoint(p.parents))
 
 
 class ImageReadError(ValueError):

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from ..models.parsing import PartParser
 from .catalog import SYNTH_PREFIX, open_dataset
-from .images import IMAGE_EXTENSIONS, read_image
+from .images import IMAGE_EXTENSIONS, find_images, read_image
 from .masks import NUM_LABELS, PART_LABELS, MaskSource, write_label_map
 from .segmenter import INPUT_SIZE, MEAN, STD, preprocess
 
@@ -296,8 +296,7 @@ def write_masks(args) -> int:
         if not root.is_dir():
             raise FileNotFoundError(f"--images {root} is not a folder")
         # A mask tree is never an image: neither the one being written nor an existing <images>/masks.
-        skip = {out_root, root / "masks"}
-        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and skip.isdisjoint(p.parents))
+        files = find_images(root, skip=(out_root, root / "masks"))
     else:
         ds = open_dataset(args.dataset, progress=args.progress, **dataset_options(args.dataset_options))
         root = Path(ds.root).resolve()

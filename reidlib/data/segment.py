@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torchvision.transforms import v2
 from tqdm import tqdm
 
-from .images import IMAGE_EXTENSIONS, read_image
+from .images import IMAGE_EXTENSIONS, find_images, read_image
 from .masks import parts_from_foreground, write_label_map
 from .segmenter import (
     WEIGHTS, PersonSegmenter, iou, load_scene, load_segmenter, pennfudan_pedestrians, predict_foreground,
@@ -197,9 +197,7 @@ def write_masks(args) -> int:
     out_root = Path(args.out).resolve()
     # A mask tree is never an image: neither the one being written nor an existing
     # <images>/masks (SynthReID's ground truth, or an earlier run's output).
-    skip = {out_root, images_root / "masks"}
-    files = sorted(p for p in images_root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS
-                   and skip.isdisjoint(p.parents))
+    files = find_images(images_root, skip=(out_root, images_root / "masks"))
     if not files:
         raise SystemExit(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {images_root}")
     if args.backend == "study":
@@ -227,8 +225,8 @@ def cached_masks(images_root: str | Path, name: str, progress: bool = True) -> P
         raise FileNotFoundError(f"no dataset folder at {images_root}")
     out = REPO_ROOT / ".cache" / "masks" / name
     if not (out / "complete").exists():
-        files = sorted(p for p in images_root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS
-                       and (images_root / "masks") not in p.parents)
+        # The cache may sit inside the dataset folder (a dataset kept in the repository).
+        files = find_images(images_root, skip=(images_root / "masks", out))
         for _ in segment_into(load_segmenter(WEIGHTS), files, images_root, out, progress=progress):
             pass
         (out / "complete").write_text(f"{len(files)} masks of {images_root}\n")

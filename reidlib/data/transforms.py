@@ -28,7 +28,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from .images import IMAGE_EXTENSIONS, read_image
+from .images import find_images, read_image
 
 # ImageNet statistics: the normalisation every torchvision backbone expects.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -80,7 +80,7 @@ class BackgroundPool:
             folder = Path(images)
             if not folder.is_dir():
                 raise FileNotFoundError(f"background pool folder {folder} does not exist")
-            images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+            images = find_images(folder)
         self.images = [p if isinstance(p, torch.Tensor) else read_image(p) for p in images]
         if not self.images:
             raise ValueError("the background pool is empty: give it at least one image")
