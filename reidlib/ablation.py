@@ -70,3 +70,18 @@ def judge(runs: dict[str, list[dict]], claims: list[Claim]) -> pd.DataFrame:
         rows.append({"claim": c.label, "metric": c.metric, "paper": res["paper"], "ours": res["ours"],
                      "± se": res["se"], "seeds": res["n"], "verdict": res["verdict"]})
     return pd.DataFrame(rows).set_index("claim")
+
+
+CLAIM_COLUMNS = ("metric", "paper", "ours", "± se", "seeds", "verdict")
+
+
+def claims_table(records: list[dict], digits: int = 2) -> pd.DataFrame:
+    """Judged claims as a chapter shows them: one row per claim, differences in points to ``digits``.
+
+    ``records`` are :func:`judge` rows as a results file stores them (a list
+    of dicts with a ``claim`` key; JSON sorts their keys, so the columns are
+    put back in :func:`judge`'s order here).
+    """
+    table = pd.DataFrame(records).set_index("claim")
+    table = table[[c for c in CLAIM_COLUMNS if c in table] + [c for c in table if c not in CLAIM_COLUMNS]]
+    return table.round({c: digits for c in ("paper", "ours", "± se") if c in table})

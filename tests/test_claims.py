@@ -46,3 +46,20 @@ def test_mean_std_formats_a_metric_table_in_percent():
 
     table = metric_table({"a": [{"rank1": 0.5}, {"rank1": 0.7}]}, ("rank1",))
     assert mean_std(table, "rank1") == ["60.0 ± 14.1"]
+
+
+def test_claims_table_restores_the_judge_column_order_and_rounds(tmp_path):
+    import json
+
+    from reidlib.ablation import Claim, claims_table, judge
+
+    runs = {"base": [{"seed": s, "rank1": r} for s, r in ((0, 0.400001), (1, 0.5), (2, 0.6))],
+            "new": [{"seed": s, "rank1": r} for s, r in ((0, 0.45), (1, 0.56), (2, 0.66))]}
+    judged = judge(runs, [Claim("new beats base", "base", "new", "rank1", 2.0)])
+    # Through a results file, as chapters read them: JSON sorts the keys.
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(judged.reset_index().to_dict(orient="records"), sort_keys=True))
+    table = claims_table(json.loads(path.read_text()))
+    assert list(table.columns) == ["metric", "paper", "ours", "± se", "seeds", "verdict"]
+    assert table.loc["new beats base", "ours"] == 5.67  # (4.9999 + 6 + 6) / 3 points, to 2 digits
+    assert table.loc["new beats base", "verdict"] == judged.loc["new beats base", "verdict"]
