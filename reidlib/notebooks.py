@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -55,6 +56,9 @@ def execute(notebook: Path, profile: str, parameters: dict, output_dir: Path = E
     import papermill
 
     output_dir.mkdir(parents=True, exist_ok=True)
+    # The executed copy keeps every refresh of the training bars: at tqdm's default of one
+    # per 0.1 s, a cpu study fills it with megabytes of them. The kernel inherits this.
+    os.environ.setdefault("TQDM_MININTERVAL", "30")
     params = {"profile": profile, **parameters}
     start = time.perf_counter()
     # papermill saves as it goes: write beside the book and move into place only when the run

@@ -49,11 +49,13 @@ def test_stored_outputs_do_not_depend_on_the_checkout():
                 assert "/reidlib/" not in text and "site-packages" not in text, f"{path.name}: {text[:200]!r}"
 
 
-def test_execute_injects_parameters_and_records_provenance(tmp_path):
+def test_execute_injects_parameters_and_records_provenance(tmp_path, monkeypatch):
+    monkeypatch.delenv("TQDM_MININTERVAL", raising=False)  # and restored afterwards: execute sets it
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell('profile = "ci"\nseed = 0\noutput_dir = None')
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("print(profile, seed)")]
+    nb.cells = [params, nbformat.v4.new_code_cell("import os\nprint(os.environ.get('TQDM_MININTERVAL'))"),
+                nbformat.v4.new_code_cell("print(profile, seed)")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     source = tmp_path / "tiny.ipynb"
@@ -62,6 +64,7 @@ def test_execute_injects_parameters_and_records_provenance(tmp_path):
                                output_dir=tmp_path / "executed")
     executed = nbformat.read(tmp_path / "executed" / "tiny.ipynb", as_version=4)
     assert executed.cells[-1].outputs[0]["text"] == "cpu 5\n"
+    assert float(executed.cells[-2].outputs[0]["text"]) >= 1  # progress bars refresh seldom in a stored notebook
     saved = json.loads((tmp_path / "res" / "tiny.run.json").read_text())
     assert saved == record
     assert saved["parameters"] == {"profile": "cpu", "seed": 5, "output_dir": str(tmp_path / "res")}
