@@ -182,6 +182,7 @@ def test_resume_continues_exactly_where_a_run_stopped(tmp_path, monkeypatch):
     monkeypatch.setattr(Trainer, "_train_epoch", stop_in_second_epoch)
     with pytest.raises(KeyboardInterrupt):
         train(ci_config(tmp_path, overrides=two, name="cut"))
+    assert not list(tmp_path.rglob("train.lock"))  # a cut-off run leaves no lock behind
     monkeypatch.setattr(Trainer, "_train_epoch", original)
     resumed = train(ci_config(tmp_path, overrides=two, name="cut"))
     assert resumed["history"][0] == {**straight["history"][0], "seconds": resumed["history"][0]["seconds"],

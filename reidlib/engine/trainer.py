@@ -39,6 +39,7 @@ from .checkpoint import check_config, check_model, model_signature, read_checkpo
 from .config import ConfigError, StageConfig, TrainConfig
 from .data import RunData, build_run_data, open_run_dataset
 from .optim import build_optimizer, build_scheduler
+from .runlock import run_lock
 
 RUNS_DIR = REPO_ROOT / "runs"
 
@@ -321,7 +322,9 @@ class Trainer:
         if cfg.deterministic and not self.cuda:
             torch.use_deterministic_algorithms(True)
         try:
-            return self._fit()
+            # Another process may be training this very run (two notebooks side by side): wait for it.
+            with run_lock(self.out) if self.info.is_main else contextlib.nullcontext():
+                return self._fit()
         finally:
             torch.use_deterministic_algorithms(prev_det)
             distributed.cleanup(self.info)

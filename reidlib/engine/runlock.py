@@ -1,0 +1,86 @@
+"""One process trains a run folder at a time.
+
+Two notebooks executed side by side (the way to use two cores for the
+``cpu`` studies) may ask for the same run, for example the comparison and
+the chapter it borrows from. Without a lock both would train into one
+folder and overwrite each other's checkpoints. With it the second waits
+until the first has finished, then finds the run done and reuses it.
+
+The lock is a file ``train.lock`` in the run folder holding the owner's host
+and process id. A lock left by a process that no longer exists on this host
+(a killed run) is taken over; a lock held from another host cannot be
+checked, so it is waited on like a live one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+LOCK_NAME = "train.lock"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+def _holder(path: Path) -> dict | None:
+    """The lock's owner, or None when the file is gone or unreadable (being written, or removed)."""
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _stale(holder: dict) -> bool:
+    return holder.get("host") == socket.gethostname() and not _alive(int(holder.get("pid", -1)))
+
+
+@contextmanager
+def run_lock(folder: str | os.PathLike, timeout: float | None = None, poll: float = 30.0, log=print):
+    """Hold ``folder/train.lock`` while the block runs; wait while another live process holds it.
+
+    Args:
+        folder: the run's output folder (created if missing).
+        timeout: seconds to wait before giving up with :class:`TimeoutError`; None waits as long as it takes.
+        poll: seconds between looks at the lock.
+        log: where the one "waiting for ..." message goes.
+    """
+    path = Path(folder) / LOCK_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    me = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    start, told = time.monotonic(), False
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            holder = _holder(path)
+            if holder is not None and _stale(holder):
+                path.unlink(missing_ok=True)  # its process is gone: a killed run, resumable from its checkpoint
+                continue
+            who = f"process {holder['pid']} on {holder['host']} (since {holder['since']})" if holder else "another process"
+            if timeout is not None and time.monotonic() - start >= timeout:
+                raise TimeoutError(f"{path.parent} is being trained by {who}; wait for it to finish, "
+                                   f"or delete {path} if that process is gone") from None
+            if not told:
+                log(f"waiting for {who}, which is training {path.parent}")
+                told = True
+            time.sleep(poll if timeout is None else min(poll, max(0.0, timeout - (time.monotonic() - start))))
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump(me, f)
+        break
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
