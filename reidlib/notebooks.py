@@ -90,6 +90,26 @@ def store_outputs(notebook: Path) -> None:
     nbformat.write(nb, notebook)
 
 
+def status(profile: str, notebooks: list[Path], runs_root: Path | None = None) -> str:
+    """What a long study has done so far: each notebook's saved results and the state of every run."""
+    from .engine.runlock import run_state
+    from .engine.trainer import RUNS_DIR
+
+    runs_root = Path(runs_root or RUNS_DIR)
+    lines = [f"notebooks ({profile}):"]
+    for nb in notebooks:
+        run_file = results_dir(profile) / f"{nb.stem}.run.json"
+        done = json.loads(run_file.read_text()).get("finished_at", "?") if run_file.exists() else None
+        lines.append(f"  {nb.stem:<12} {'results saved ' + done if done else 'no results yet'}")
+    lines.append(f"training runs ({profile}) in {runs_root}:")
+    for method_dir in sorted(p for p in runs_root.glob("*") if p.is_dir()):
+        states = [run_state(run) for run in sorted(method_dir.glob(f"{profile}-*"))]
+        if states:
+            counts = ", ".join(f"{states.count(s)} {s}" for s in ("finished", "training", "cut off", "empty") if s in states)
+            lines.append(f"  {method_dir.name:<12} {counts}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reidlib.notebooks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -100,11 +120,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store-outputs", action="store_true",
                         help="refresh the outputs stored in notebooks/ (ci defaults) instead")
     parser.add_argument("--list", action="store_true", help="list the notebooks and exit")
+    parser.add_argument("--status", action="store_true",
+                        help="print which notebooks have results at --profile and the state of its training runs")
     args = parser.parse_args(argv)
 
     notebooks = find_notebooks(args.only)
     if args.list:
         print("\n".join(p.stem for p in notebooks))
+        return 0
+    if args.status:
+        print(status(args.profile, notebooks))
         return 0
     if args.store_outputs:
         for nb in tqdm(notebooks, desc="storing outputs", unit="notebook"):

@@ -1,6 +1,7 @@
 """The notebook runner, results files and run provenance."""
 
 import json
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -99,3 +100,22 @@ def test_largest_results_prefers_committed_larger_profiles(tmp_path, monkeypatch
     assert results.largest_results("demo", {"x": 3}, "cpu") == {"profile": "cpu", "x": 3}
     # committed results written before the notebook computed "y" are passed over
     assert results.largest_results("demo", {"x": 1, "y": 0}, "ci", require=("y",)) == {"profile": "ci", "x": 1, "y": 0}
+
+
+def test_status_reports_saved_results_and_run_states(tmp_path, monkeypatch):
+    import os
+    import socket
+
+    monkeypatch.setattr(notebooks, "results_dir", lambda p: tmp_path / "results" / p)
+    (tmp_path / "results" / "cpu").mkdir(parents=True)
+    (tmp_path / "results" / "cpu" / "fmn.run.json").write_text(json.dumps({"finished_at": "2026-11-22T11:04"}))
+    runs = tmp_path / "runs" / "fmn"
+    for name, files in {"cpu-a": ["results.json", "checkpoint.pt"], "cpu-b": ["checkpoint.pt"],
+                        "cpu-c": ["checkpoint.pt"], "cpu-d": [], "ci-e": ["results.json"]}.items():
+        (runs / name).mkdir(parents=True)
+        for f in files:
+            (runs / name / f).write_text("{}")
+    (runs / "cpu-c" / "train.lock").write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": "now"}))
+    text = notebooks.status("cpu", [Path("fmn.ipynb"), Path("ftn.ipynb")], tmp_path / "runs")
+    assert "fmn          results saved 2026-11-22T11:04" in text and "ftn          no results yet" in text
+    assert "fmn          1 finished, 1 training, 1 cut off, 1 empty" in text  # the ci run is not counted

@@ -84,3 +84,14 @@ def run_lock(folder: str | os.PathLike, timeout: float | None = None, poll: floa
         yield path
     finally:
         path.unlink(missing_ok=True)
+
+
+def run_state(folder: str | os.PathLike) -> str:
+    """``finished``, ``training`` (a live process holds its lock), ``cut off`` (a checkpoint, no results) or ``empty``."""
+    folder = Path(folder)
+    if (folder / "results.json").exists():
+        return "finished"
+    holder = _holder(folder / LOCK_NAME)
+    if holder is not None and not _stale(holder):
+        return "training"
+    return "cut off" if (folder / "checkpoint.pt").exists() else "empty"
