@@ -9,7 +9,8 @@ until the first has finished, then finds the run done and reuses it.
 The lock is a file ``train.lock`` in the run folder holding the owner's host
 and process id. A lock left by a process that no longer exists on this host
 (a killed run) is taken over; a lock held from another host cannot be
-checked, so it is waited on like a live one.
+checked, so it is waited on like a live one. :func:`run_state` reads the
+same file to tell a run being trained from one that was cut off.
 """
 
 from __future__ import annotations
