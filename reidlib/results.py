@@ -88,3 +88,34 @@ def provenance(name: str, profile: str) -> str:
                  f"finished {run.get('finished_at', '?')}")
     return (text + ". To regenerate them: `python -m reidlib.notebooks --profile " + shown + f" --only {name}` "
             f"(finished training runs in `runs/` are reused; a cut-off run resumes from its checkpoint).")
+
+
+def show_figure(fig, name: str, key: str, profile: str, output_dir: str | os.PathLike | None = None) -> Path | None:
+    """Show a chapter's picture of trained models: a larger profile's committed one if any, else ``fig``.
+
+    Tables follow :func:`largest_results`; pictures drawn from a run's models
+    (masks, heat maps) need the same, or a page with ``cpu`` tables would show
+    the pictures of its own two-epoch ``ci`` models. So a ``cpu`` or ``gpu``
+    run saves each picture as ``<results>/figures/<name>-<key>.png`` (these are
+    committed with the results; SynthReID pictures only, never real datasets'
+    images), and a smaller run shows the committed one, saying whose it is.
+    Returns the path of the picture shown when it is a file, else None.
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, Markdown, display
+
+    if profile != "ci":  # ci pictures are redrawn by every check; only the studies' pictures are kept
+        folder = (Path(output_dir) if output_dir else results_dir(profile)) / "figures"
+        folder.mkdir(parents=True, exist_ok=True)
+        fig.savefig(folder / f"{name}-{key}.png", dpi=100, bbox_inches="tight")
+    rank = {"ci": 0, "cpu": 1, "gpu": 2}
+    for larger in ("gpu", "cpu"):
+        path = results_dir(larger) / "figures" / f"{name}-{key}.png"
+        if rank[larger] > rank[profile] and path.exists():
+            plt.close(fig)
+            display(Markdown(f"*Drawn from the `{larger}` profile's models (`results/{larger}/figures/{path.name}`), "
+                             f"like the tables.*"))
+            display(Image(filename=str(path)))
+            return path
+    plt.show()
+    return None

@@ -119,3 +119,21 @@ def test_status_reports_saved_results_and_run_states(tmp_path, monkeypatch):
     text = notebooks.status("cpu", [Path("fmn.ipynb"), Path("ftn.ipynb")], tmp_path / "runs")
     assert "fmn          results saved 2026-11-22T11:04" in text and "ftn          no results yet" in text
     assert "fmn          1 finished, 1 training, 1 cut off, 1 empty" in text  # the ci run is not counted
+
+
+def test_show_figure_keeps_study_pictures_and_prefers_the_larger_profiles(tmp_path, monkeypatch):
+    import warnings
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(results, "results_dir", lambda p: tmp_path / p)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Agg cannot show; the test is about files
+        assert results.show_figure(plt.figure(), "ch", "pic", "ci") is None
+        assert not (tmp_path / "ci").exists()  # ci pictures are not kept
+        assert results.show_figure(plt.figure(), "ch", "pic", "cpu") is None  # nothing larger: its own
+        assert (tmp_path / "cpu" / "figures" / "ch-pic.png").stat().st_size > 0
+        assert results.show_figure(plt.figure(), "ch", "pic", "ci") == tmp_path / "cpu" / "figures" / "ch-pic.png"
+        assert results.show_figure(plt.figure(), "ch", "other", "ci") is None
