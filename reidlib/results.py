@@ -90,7 +90,8 @@ def provenance(name: str, profile: str) -> str:
             f"(finished training runs in `runs/` are reused; a cut-off run resumes from its checkpoint).")
 
 
-def show_figure(fig, name: str, key: str, profile: str, output_dir: str | os.PathLike | None = None) -> Path | None:
+def show_figure(fig, name: str, key: str, profile: str, output_dir: str | os.PathLike | None = None,
+                keep: bool = True) -> Path | None:
     """Show a chapter's picture of trained models: a larger profile's committed one if any, else ``fig``.
 
     Tables follow :func:`largest_results`; pictures drawn from a run's models
@@ -99,12 +100,14 @@ def show_figure(fig, name: str, key: str, profile: str, output_dir: str | os.Pat
     run saves each picture as ``<results>/figures/<name>-<key>.png`` (these are
     committed with the results; SynthReID pictures only, never real datasets'
     images), and a smaller run shows the committed one, saying whose it is.
+    ``keep=False`` shows without saving: pass it for pictures of a real
+    dataset's images, which the repository must not hold.
     Returns the path of the picture shown when it is a file, else None.
     """
     import matplotlib.pyplot as plt
     from IPython.display import Image, Markdown, display
 
-    if profile != "ci":  # ci pictures are redrawn by every check; only the studies' pictures are kept
+    if keep and profile != "ci":  # ci pictures are redrawn by every check; only the studies' pictures are kept
         folder = (Path(output_dir) if output_dir else results_dir(profile)) / "figures"
         folder.mkdir(parents=True, exist_ok=True)
         fig.savefig(folder / f"{name}-{key}.png", dpi=100, bbox_inches="tight")

@@ -137,3 +137,5 @@ def test_show_figure_keeps_study_pictures_and_prefers_the_larger_profiles(tmp_pa
         assert (tmp_path / "cpu" / "figures" / "ch-pic.png").stat().st_size > 0
         assert results.show_figure(plt.figure(), "ch", "pic", "ci") == tmp_path / "cpu" / "figures" / "ch-pic.png"
         assert results.show_figure(plt.figure(), "ch", "other", "ci") is None
+        results.show_figure(plt.figure(), "ch", "real", "gpu", keep=False)  # a real dataset's images
+        assert not (tmp_path / "gpu").exists()
