@@ -24,9 +24,23 @@ def _plain(value):
     return value
 
 
+def output_folder(profile: str, output_dir: str | os.PathLike | None = None) -> Path:
+    """Where a notebook saves: ``output_dir``, else ``$REIDLIB_RESULTS_OUT/<profile>``, else ``results/<profile>``.
+
+    ``make nbval`` sets ``REIDLIB_RESULTS_OUT`` to a temporary folder, so that
+    checking the notebooks never rewrites the committed results (some hold
+    timings); reading (:func:`load_results`) always uses ``results/``.
+    """
+    if output_dir:
+        return Path(output_dir)
+    if os.environ.get("REIDLIB_RESULTS_OUT"):
+        return Path(os.environ["REIDLIB_RESULTS_OUT"]) / profile
+    return results_dir(profile)
+
+
 def save_results(name: str, results: dict, profile: str, output_dir: str | os.PathLike | None = None) -> Path:
-    """Write ``results`` to ``<output_dir or results/<profile>>/<name>.json`` and return the path."""
-    folder = Path(output_dir) if output_dir else results_dir(profile)
+    """Write ``results`` to ``<output_folder(profile, output_dir)>/<name>.json`` and return the path."""
+    folder = output_folder(profile, output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
     path.write_text(json.dumps({"profile": profile, **_plain(results)}, indent=2, sort_keys=True) + "\n")
@@ -108,7 +122,7 @@ def show_figure(fig, name: str, key: str, profile: str, output_dir: str | os.Pat
     from IPython.display import Image, Markdown, display
 
     if keep and profile != "ci":  # ci pictures are redrawn by every check; only the studies' pictures are kept
-        folder = (Path(output_dir) if output_dir else results_dir(profile)) / "figures"
+        folder = output_folder(profile, output_dir) / "figures"
         folder.mkdir(parents=True, exist_ok=True)
         fig.savefig(folder / f"{name}-{key}.png", dpi=100, bbox_inches="tight")
     rank = {"ci": 0, "cpu": 1, "gpu": 2}

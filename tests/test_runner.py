@@ -139,3 +139,12 @@ def test_show_figure_keeps_study_pictures_and_prefers_the_larger_profiles(tmp_pa
         assert results.show_figure(plt.figure(), "ch", "other", "ci") is None
         results.show_figure(plt.figure(), "ch", "real", "gpu", keep=False)  # a real dataset's images
         assert not (tmp_path / "gpu").exists()
+
+
+def test_results_out_redirects_saving_but_not_reading(tmp_path, monkeypatch):
+    monkeypatch.setattr(results, "results_dir", lambda p: tmp_path / "committed" / p)
+    monkeypatch.setenv("REIDLIB_RESULTS_OUT", str(tmp_path / "scratch"))
+    path = results.save_results("ch", {"x": 1}, "ci")
+    assert path == tmp_path / "scratch" / "ci" / "ch.json"
+    assert not (tmp_path / "committed").exists()
+    assert results.save_results("ch", {"x": 2}, "ci", output_dir=tmp_path / "mine").parent == tmp_path / "mine"
