@@ -104,8 +104,21 @@ def provenance(name: str, profile: str) -> str:
             f"(finished training runs in `runs/` are reused; a cut-off run resumes from its checkpoint).")
 
 
+def save_picture(fig, path: str | os.PathLike) -> None:
+    """A figure as a 256-colour PNG (committed, so kept small: a half to a third of matplotlib's file, alike to the eye)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    buffer.seek(0)
+    with Image.open(buffer) as im:
+        im.convert("RGB").quantize(256).save(path, optimize=True)
+
+
 def show_figure(fig, name: str, key: str, profile: str, output_dir: str | os.PathLike | None = None,
-                keep: bool = True) -> Path | None:
+                keep: bool = True) -> None:
     """Show a chapter's picture of trained models: a larger profile's committed one if any, else ``fig``.
 
     Tables follow :func:`largest_results`; pictures drawn from a run's models
@@ -116,7 +129,7 @@ def show_figure(fig, name: str, key: str, profile: str, output_dir: str | os.Pat
     images), and a smaller run shows the committed one, saying whose it is.
     ``keep=False`` shows without saving: pass it for pictures of a real
     dataset's images, which the repository must not hold.
-    Returns the path of the picture shown when it is a file, else None.
+    Returns nothing, so that a call at the end of a cell adds no output.
     """
     import matplotlib.pyplot as plt
     from IPython.display import Image, Markdown, display
@@ -124,7 +137,7 @@ def show_figure(fig, name: str, key: str, profile: str, output_dir: str | os.Pat
     if keep and profile != "ci":  # ci pictures are redrawn by every check; only the studies' pictures are kept
         folder = output_folder(profile, output_dir) / "figures"
         folder.mkdir(parents=True, exist_ok=True)
-        fig.savefig(folder / f"{name}-{key}.png", dpi=100, bbox_inches="tight")
+        save_picture(fig, folder / f"{name}-{key}.png")
     rank = {"ci": 0, "cpu": 1, "gpu": 2}
     for larger in ("gpu", "cpu"):
         path = results_dir(larger) / "figures" / f"{name}-{key}.png"
@@ -133,6 +146,5 @@ def show_figure(fig, name: str, key: str, profile: str, output_dir: str | os.Pat
             display(Markdown(f"*Drawn from the `{larger}` profile's models (`results/{larger}/figures/{path.name}`), "
                              f"like the tables.*"))
             display(Image(filename=str(path)))
-            return path
+            return
     plt.show()
-    return None

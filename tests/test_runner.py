@@ -122,23 +122,31 @@ def test_status_reports_saved_results_and_run_states(tmp_path, monkeypatch):
 
 
 def test_show_figure_keeps_study_pictures_and_prefers_the_larger_profiles(tmp_path, monkeypatch):
-    import warnings
-
+    import IPython.display
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     monkeypatch.setattr(results, "results_dir", lambda p: tmp_path / p)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Agg cannot show; the test is about files
-        assert results.show_figure(plt.figure(), "ch", "pic", "ci") is None
-        assert not (tmp_path / "ci").exists()  # ci pictures are not kept
-        assert results.show_figure(plt.figure(), "ch", "pic", "cpu") is None  # nothing larger: its own
-        assert (tmp_path / "cpu" / "figures" / "ch-pic.png").stat().st_size > 0
-        assert results.show_figure(plt.figure(), "ch", "pic", "ci") == tmp_path / "cpu" / "figures" / "ch-pic.png"
-        assert results.show_figure(plt.figure(), "ch", "other", "ci") is None
-        results.show_figure(plt.figure(), "ch", "real", "gpu", keep=False)  # a real dataset's images
-        assert not (tmp_path / "gpu").exists()
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    monkeypatch.setattr(plt, "show", lambda: shown.append("own figure"))
+
+    assert results.show_figure(plt.figure(), "ch", "pic", "ci") is None  # no value: nothing printed after a cell
+    assert shown == ["own figure"] and not (tmp_path / "ci").exists()  # ci pictures are not kept
+    results.show_figure(plt.figure(), "ch", "pic", "cpu")  # nothing larger: its own, and kept
+    assert (tmp_path / "cpu" / "figures" / "ch-pic.png").stat().st_size > 0
+    shown.clear()
+    results.show_figure(plt.figure(), "ch", "pic", "ci")
+    caption, picture = shown
+    assert "`cpu` profile" in caption.data and "ch-pic.png" in caption.data
+    assert isinstance(picture, IPython.display.Image) and picture.data[:4] == b"\x89PNG"
+    shown.clear()
+    results.show_figure(plt.figure(), "ch", "other", "ci")
+    assert shown == ["own figure"]
+    results.show_figure(plt.figure(), "ch", "real", "gpu", keep=False)  # a real dataset's images
+    assert not (tmp_path / "gpu").exists()
+    plt.close("all")
 
 
 def test_results_out_redirects_saving_but_not_reading(tmp_path, monkeypatch):
