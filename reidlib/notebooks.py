@@ -27,6 +27,7 @@ import yaml
 from tqdm import tqdm
 
 from .paths import EXECUTED_DIR, NOTEBOOKS_DIR, PROFILES, REPO_ROOT, results_dir
+from .results import output_folder
 from .runinfo import run_metadata
 
 KERNEL = "python3"
@@ -72,7 +73,7 @@ def execute(notebook: Path, profile: str, parameters: dict, output_dir: Path = E
     shutil.move(partial, output_dir / notebook.name)
     record = run_metadata(notebook=notebook.stem, profile=profile, parameters=params,
                           wall_time_s=round(time.perf_counter() - start, 2))
-    folder = Path(parameters["output_dir"]) if parameters.get("output_dir") else results_dir(profile)
+    folder = output_folder(profile, parameters.get("output_dir"))  # beside the notebook's results
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{notebook.stem}.run.json").write_text(json.dumps(record, indent=2) + "\n")
     return record

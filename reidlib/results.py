@@ -61,6 +61,11 @@ def load_results(name: str, profiles: tuple[str, ...] = ("gpu", "cpu", "ci")) ->
     raise FileNotFoundError(f"no results for {name!r}: none of {tried} exists; run its notebook first")
 
 
+def larger_profiles(profile: str) -> list[str]:
+    """The profiles above ``profile``, largest first: ``"ci"`` -> ``["gpu", "cpu"]``."""
+    return [p for p in reversed(PROFILES) if PROFILES.index(p) > PROFILES.index(profile)]
+
+
 def largest_results(name: str, current: dict, profile: str, require: tuple[str, ...] = ()) -> dict:
     """What a chapter should show: committed results of a larger profile, else this run's.
 
@@ -69,15 +74,13 @@ def largest_results(name: str, current: dict, profile: str, require: tuple[str, 
     dict says which in ``profile``. Committed results that lack a key of
     ``require`` (written before the notebook computed it) are passed over.
     """
-    order = {"ci": 0, "cpu": 1, "gpu": 2}
-    for larger in ("gpu", "cpu"):
-        if order[larger] > order[profile]:
-            try:
-                found = load_results(name, profiles=(larger,))
-            except FileNotFoundError:
-                continue
-            if all(key in found for key in require):
-                return found
+    for larger in larger_profiles(profile):
+        try:
+            found = load_results(name, profiles=(larger,))
+        except FileNotFoundError:
+            continue
+        if all(key in found for key in require):
+            return found
     return {"profile": profile, **_plain(current)}
 
 
@@ -88,9 +91,7 @@ def provenance(name: str, profile: str) -> str:
     results (see :func:`largest_results`); this names it, with the commit,
     device and date its ``<name>.run.json`` records.
     """
-    rank = {"ci": 0, "cpu": 1, "gpu": 2}
-    shown = next((p for p in ("gpu", "cpu", "ci") if rank[p] >= rank[profile]
-                  and (results_dir(p) / f"{name}.json").exists()), None)
+    shown = next((p for p in [*larger_profiles(profile), profile] if (results_dir(p) / f"{name}.json").exists()), None)
     if shown is None:
         return (f"No committed results of `{name}` yet: this page shows its own `{profile}` run. "
                 f"`python -m reidlib.notebooks --profile {profile} --only {name}` writes them.")
@@ -138,10 +139,9 @@ def show_figure(fig, name: str, key: str, profile: str, output_dir: str | os.Pat
         folder = output_folder(profile, output_dir) / "figures"
         folder.mkdir(parents=True, exist_ok=True)
         save_picture(fig, folder / f"{name}-{key}.png")
-    rank = {"ci": 0, "cpu": 1, "gpu": 2}
-    for larger in ("gpu", "cpu"):
+    for larger in larger_profiles(profile):
         path = results_dir(larger) / "figures" / f"{name}-{key}.png"
-        if rank[larger] > rank[profile] and path.exists():
+        if path.exists():
             plt.close(fig)
             display(Markdown(f"*Drawn from the `{larger}` profile's models (`results/{larger}/figures/{path.name}`), "
                              f"like the tables.*"))

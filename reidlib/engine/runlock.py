@@ -76,7 +76,7 @@ def run_lock(folder: str | os.PathLike, timeout: float | None = None, poll: floa
             if not told:
                 log(f"waiting for {who}, which is training {path.parent}")
                 told = True
-            time.sleep(poll if timeout is None else min(poll, max(0.0, timeout - (time.monotonic() - start))))
+            time.sleep(poll)
             continue
         with os.fdopen(fd, "w") as f:
             json.dump(me, f)
