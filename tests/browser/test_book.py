@@ -88,6 +88,8 @@ def test_every_page_loads_without_console_errors_and_renders_its_images_and_tabl
     problems = []
     for page in found:
         browser.get(f"{base}/{page}")
+        # Each page as a first-time visitor sees it: no theme mode or other state saved by earlier pages.
+        browser.execute_script("window.localStorage.clear(); window.sessionStorage.clear();")
         browser.get_log("browser")  # (flushes the log of the page before)
         browser.refresh()
         errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
