@@ -38,18 +38,19 @@ class Entry:
     overrides: tuple[str, ...] = ()
     supervision: str = "identities"  # what training needs besides images
     attention: str | None = None  # eval output key of its (B, 1, h, w) attention map, if any
+    test_masks: bool = False  # reads a mask of every test image (so a new test set needs a mask tree)
 
 
 ENTRIES = (
     Entry("baseline (IDE)", "ide"),
     Entry("FA-Net", "fanet", _options(fanet.ABLATION_ROWS["FA-Net"]), "identities, camera IDs", "zf"),
     Entry("FTN", "ftn", _options(ftn.ABLATION_ROWS["(g)"]), "identities", "cfa"),
-    Entry("person-region pooling", "bgbias", (), "identities, part masks"),
+    Entry("person-region pooling", "bgbias", (), "identities, part masks", test_masks=True),
     Entry("person-region pooling + random backgrounds", "bgbias",
           ("data.random_background_p=0.5", f"data.background_pool={BACKGROUND_POOL}"),
-          "identities, part masks, background images"),
+          "identities, part masks, background images", test_masks=True),
     Entry("MGCAM", "mgcam", tuple(mgcam.overrides("MGCAM RGB-M")), "identities, person masks (also at test time)",
-          "body_map"),
+          "body_map", test_masks=True),
     Entry("FMN", "fmn", ("model.options.masked_layer=pool1",), "identities", "mask_normalised"),
 )
 BASELINE = ENTRIES[0].label
@@ -115,8 +116,14 @@ def mean_std_table(per_seed: dict[str, list[dict]], metrics: tuple[str, ...]) ->
 
 
 def retest(runs: dict[str, list[dict]], tests: dict[str, dict], device: str = "auto",
-           metrics: tuple[str, ...] = ("rank1", "mAP")) -> pd.DataFrame:
+           metrics: tuple[str, ...] = ("rank1", "mAP"), test_mask_root: str | None = None) -> pd.DataFrame:
     """Evaluate every trained run again under each test setting (``label -> load_run overrides``).
+
+    ``test_mask_root``: the mask tree of a new test set, given (as
+    ``data.test_mask_root``) only to the entries that read test masks
+    (:attr:`Entry.test_masks`; ``runs`` is then keyed by entry labels). The
+    others load no masks, and the config check refuses a mask setting that
+    would change nothing.
 
     Returns one row per entry, seed and test: ``entry``, ``seed``, ``test`` and ``metrics``.
     """
@@ -124,8 +131,9 @@ def retest(runs: dict[str, list[dict]], tests: dict[str, dict], device: str = "a
 
     rows = []
     for label, results in runs.items():
+        masks = {"data.test_mask_root": str(test_mask_root)} if test_mask_root and entry(label).test_masks else {}
         for r in results:
             for test, overrides in tests.items():
-                scores = load_run(r["output_dir"], overrides, device=device).evaluate()
+                scores = load_run(r["output_dir"], {**overrides, **masks}, device=device).evaluate()
                 rows.append({"entry": label, "seed": r["seed"], "test": test, **{m: scores[m] for m in metrics}})
     return pd.DataFrame(rows)

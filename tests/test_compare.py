@@ -16,6 +16,19 @@ def test_every_entry_is_a_valid_configuration_of_its_method():
         compare.entry("nope")
 
 
+def test_test_masks_marks_exactly_the_entries_that_read_masks_at_test_time():
+    # retest gives a new test set's mask tree only to these; the others would refuse it.
+    from reidlib.engine.data import needs_masks
+    from reidlib.models.registry import build_model
+
+    for e in compare.ENTRIES:
+        cfg = make_config(e.method, "ci", overrides=list(e.overrides))
+        reads = needs_masks(cfg, build_model(cfg, num_classes=4, num_cameras=2).needs)
+        assert reads == e.test_masks, f"{e.label}: reads masks {reads}, test_masks {e.test_masks}"
+    assert [e.label for e in compare.ENTRIES if e.test_masks] == [
+        "person-region pooling", "person-region pooling + random backgrounds", "MGCAM"]
+
+
 def runs(values):
     return [{"seed": s, "rank1": v} for s, v in enumerate(values)]
 
