@@ -8,6 +8,12 @@ book picks it up, and a ``<name>.run.json`` with the run's provenance (git
 commit, versions, device, wall time, parameters) goes beside its results in
 ``results/<profile>/``.
 
+``--smoke`` checks a long profile's notebooks end to end in minutes before
+the hours are spent: every run keeps its method and code path but trains one
+epoch on small images (:func:`reidlib.engine.profiles.smoke_settings`), in
+``runs/smoke/``; the executed notebooks and their results go to a temporary
+folder, never to the book or ``results/``.
+
 ``--store-outputs`` instead re-executes the notebooks in ``notebooks/`` in
 place with their default (``ci``) parameters, refreshing the outputs that
 the nbval regression test compares against.
@@ -20,6 +26,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -64,7 +71,8 @@ def execute(notebook: Path, profile: str, parameters: dict, output_dir: Path = E
     start = time.perf_counter()
     # papermill saves as it goes: write beside the book and move into place only when the run
     # succeeds, so that a failed or cut-off run never leaves half a chapter for the book.
-    partial = REPO_ROOT / ".cache" / "partial" / notebook.name
+    # (named by profile and process, so that two runs of one notebook at once do not share it)
+    partial = REPO_ROOT / ".cache" / "partial" / f"{profile}-{os.getpid()}-{notebook.name}"
     partial.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(
         str(notebook), str(partial), parameters=params,
@@ -118,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"),
                         help="extra notebook parameter (repeatable)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="check --profile's code path in minutes: one-epoch runs on small images, in runs/smoke/; "
+                             "executed notebooks and results go to a temporary folder")
     parser.add_argument("--store-outputs", action="store_true",
                         help="refresh the outputs stored in notebooks/ (ci defaults) instead")
     parser.add_argument("--list", action="store_true", help="list the notebooks and exit")
@@ -137,8 +148,17 @@ def main(argv: list[str] | None = None) -> int:
             store_outputs(nb)
         return 0
     params = parse_parameters(args.parameter)
-    for nb in tqdm(notebooks, desc=f"notebooks ({args.profile})", unit="notebook"):
-        record = execute(nb, args.profile, params)
+    executed_dir = EXECUTED_DIR
+    if args.smoke:
+        from .engine.profiles import SMOKE_ENV
+
+        scratch = Path(tempfile.mkdtemp(prefix=f"reidlib-smoke-{args.profile}-"))
+        os.environ[SMOKE_ENV] = "1"  # (the kernels inherit it)
+        os.environ["REIDLIB_RESULTS_OUT"] = str(scratch / "results")
+        executed_dir = scratch / "notebooks"
+        print(f"smoke run of the {args.profile} profile: executed notebooks and results in {scratch}, runs in runs/smoke/")
+    for nb in tqdm(notebooks, desc=f"notebooks ({args.profile}{', smoke' if args.smoke else ''})", unit="notebook"):
+        record = execute(nb, args.profile, params, executed_dir)
         tqdm.write(f"{nb.stem}: {record['wall_time_s']} s on {record['device']}")
     return 0
 

@@ -1,6 +1,7 @@
 """The notebook runner, results files and run provenance."""
 
 import json
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -70,6 +71,54 @@ def test_execute_injects_parameters_and_records_provenance(tmp_path, monkeypatch
     assert saved == record
     assert saved["parameters"] == {"profile": "cpu", "seed": 5, "output_dir": str(tmp_path / "res")}
     assert saved["wall_time_s"] > 0 and saved["versions"]["torch"] and saved["device"].startswith(("cpu", "cuda"))
+
+
+def test_smoke_runs_shrink_the_configs_and_keep_everything_out_of_the_book(tmp_path, monkeypatch):
+    from reidlib.engine.profiles import SMOKE_ENV
+
+    for name in (SMOKE_ENV, "REIDLIB_RESULTS_OUT"):  # main sets them; monkeypatch puts them back
+        monkeypatch.setenv(name, "")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(notebooks, "NOTEBOOKS_DIR", tmp_path / "notebooks")
+    monkeypatch.setattr(notebooks, "EXECUTED_DIR", tmp_path / "book")
+    (tmp_path / "notebooks").mkdir()
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('profile = "ci"\noutput_dir = None')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "from reidlib.engine import make_config\nfrom reidlib.engine.trainer import default_output_dir\n"
+        "cfg = make_config('fmn', profile)\n"
+        "print(cfg.data.dataset, cfg.data.height, [s.epochs for s in cfg.schedule.stages], default_output_dir(cfg).parts[-3])\n"
+        "from reidlib.results import save_results\nsave_results('tiny', {'x': 1}, profile)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nbformat.write(nb, tmp_path / "notebooks" / "tiny.ipynb")
+
+    assert notebooks.main(["--profile", "cpu", "--smoke", "--only", "tiny"]) == 0
+    assert not (tmp_path / "book").exists()
+    scratch, = (tmp_path / "tmp").glob("reidlib-smoke-cpu-*")
+    executed = nbformat.read(scratch / "notebooks" / "tiny.ipynb", as_version=4)
+    assert executed.cells[-1].outputs[0]["text"] == "synth-tiny 64 [1, 1] smoke\n"
+    assert json.loads((scratch / "results" / "cpu" / "tiny.json").read_text())["x"] == 1
+    assert (scratch / "results" / "cpu" / "tiny.run.json").exists()
+
+
+def test_smoke_settings_keep_the_method_and_a_real_dataset():
+    from reidlib.engine.profiles import smoke_settings
+
+    values = {"method": "fmn", "model": {"options": {"masked_layer": "res4"}},
+              "data": {"dataset": "cuhk01", "data_root": "/d", "height": 256, "num_workers": 8},
+              "schedule": {"epochs": 120, "warmup_epochs": 10, "milestones": [40, 70],
+                           "stages": [{"name": "a", "epochs": 20, "milestones": [13], "warmup_epochs": 3},
+                                      {"name": "b", "alternate": ["reid", "reconstruction"]}]}}
+    small = smoke_settings(values)
+    assert small["model"] == values["model"] and small["data"]["dataset"] == "cuhk01" and small["data"]["data_root"] == "/d"
+    assert (small["data"]["height"], small["data"]["num_workers"]) == (64, 0)
+    assert (small["schedule"]["epochs"], small["schedule"]["milestones"]) == (1, [])
+    assert small["schedule"]["stages"] == [{"name": "a", "epochs": 1, "milestones": None, "warmup_epochs": 0},
+                                           {"name": "b", "alternate": ["reid", "reconstruction"], "milestones": None}]
+    assert smoke_settings({"data": {"dataset": "synth-market"}})["data"]["dataset"] == "synth-tiny"
 
 
 def test_run_metadata_names_the_commit():

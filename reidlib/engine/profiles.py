@@ -14,6 +14,11 @@ profile      defaults (a method's ``reidlib/configs/<method>.yaml`` may override
              dataset (``--dataset market1501 --set data.data_root=DIR``),
              ResNet-50 at 256x128 with mixed precision.
 ===========  =================================================================
+
+A *smoke* run (``$REIDLIB_SMOKE=1``, set by ``python -m reidlib.notebooks
+--smoke``) keeps a ``cpu`` or ``gpu`` config's method, model and code path
+but shrinks the work to seconds (:func:`smoke_settings`), so that a long
+study's notebooks can be checked end to end before the hours are spent.
 """
 
 from __future__ import annotations
@@ -53,6 +58,37 @@ PROFILE_DEFAULTS: dict[str, dict] = {
         "eval": {"every": 40, "flip": True},
     },
 }
+
+
+SMOKE_ENV = "REIDLIB_SMOKE"
+# SynthReID small / market give way to tiny; a real dataset (data.data_root) is kept.
+SMOKE_DATASETS = {"synth-small": "synth-tiny", "synth-market": "synth-tiny"}
+
+
+def smoke_run() -> bool:
+    """Whether configs are being shrunk for a smoke run (``$REIDLIB_SMOKE=1``)."""
+    return os.environ.get(SMOKE_ENV, "") == "1"
+
+
+def smoke_settings(values: dict) -> dict:
+    """A config (as nested values) shrunk for a smoke run: one epoch per stage, the ``ci`` geometry.
+
+    What is kept: the method, model options, losses, stages and their order,
+    mask and background settings, a real dataset. What changes: every stage
+    trains one epoch without warm-up or decays, SynthReID ``small`` and
+    ``market`` become ``tiny``, images are 64x32 in batches of 4 x 4 with no
+    data workers. The numbers are meaningless; only the code path is checked.
+    """
+    data = values.get("data") or {}
+    # A stage without its own epochs / warm-up takes the schedule's; milestones are dropped.
+    stages = [{**stage, **({"epochs": 1} if stage.get("epochs") else {}),
+               **({"warmup_epochs": 0} if stage.get("warmup_epochs") else {}), "milestones": None}
+              for stage in (values.get("schedule") or {}).get("stages") or []]
+    return merge(values, {
+        "data": {"dataset": SMOKE_DATASETS.get(data.get("dataset"), data.get("dataset")),
+                 "height": 64, "width": 32, "batch_size": 16, "num_instances": 4,
+                 "num_workers": 0, "test_batch_size": 64},
+        "schedule": {"epochs": 1, "warmup_epochs": 0, "milestones": [], "stages": stages}})
 
 
 def method_file(method: str) -> Path:
@@ -124,6 +160,8 @@ def make_config(method: str, profile: str = "ci", dataset: str | None = None, se
         values = merge(values, {"data": {"dataset": dataset}})
     if seed is not None:
         values["seed"] = seed
+    if profile != "ci" and smoke_run():
+        values = smoke_settings(values)
     if values.get("method") != method or values.get("profile") != profile:
         raise ConfigError("method and profile are chosen by make_config's arguments (--method, --profile), "
                           "not by config files or --set")

@@ -39,14 +39,20 @@ from .checkpoint import check_config, check_model, model_signature, read_checkpo
 from .config import ConfigError, StageConfig, TrainConfig
 from .data import RunData, build_run_data, open_run_dataset
 from .optim import build_optimizer, build_scheduler
+from .profiles import smoke_run
 from .runlock import run_lock
 
 RUNS_DIR = REPO_ROOT / "runs"
 
 
 def default_output_dir(config: TrainConfig) -> Path:
-    """``runs/<method>/<profile>-<dataset>-s<seed>-<fingerprint>``: one folder per distinct config."""
-    return RUNS_DIR / config.method / f"{config.profile}-{config.data.dataset}-s{config.seed}-{config.fingerprint()[:8]}"
+    """``runs/<method>/<profile>-<dataset>-s<seed>-<fingerprint>``: one folder per distinct config.
+
+    Smoke runs (:func:`reidlib.engine.profiles.smoke_run`) go under ``runs/smoke/`` instead,
+    apart from the study's runs.
+    """
+    root = RUNS_DIR / "smoke" if smoke_run() else RUNS_DIR
+    return root / config.method / f"{config.profile}-{config.data.dataset}-s{config.seed}-{config.fingerprint()[:8]}"
 
 
 def resolve_device(name: str) -> torch.device:
