@@ -112,6 +112,20 @@ def test_batch_hard_triplet_matches_brute_force():
         batch_hard_triplet(f[:4], torch.arange(4))
 
 
+def test_ide_computes_the_triplet_only_when_it_is_weighed():
+    # FMN's GRN (the IDE at the gpu profile) trains on random batches, where an identity may
+    # appear once and a batch-hard triplet is undefined: an unweighed triplet must not be computed.
+    batch = {"image": torch.randn(4, 3, 64, 32), "pid": torch.tensor([0, 1, 2, 3])}
+    for weights, terms in (({"id": 1.0}, ["id"]), ({"id": 1.0, "triplet": 1.0}, ["id", "triplet"])):
+        cfg = make_config("ide", "ci", overrides={"loss.weights": weights, "data.sampler": "random"})
+        model = registry.build_model(cfg, num_classes=4, num_cameras=1).train()
+        if "triplet" in terms:
+            with pytest.raises(ValueError, match="every identity of the batch at least twice"):
+                model.losses(model(batch), batch)
+        else:
+            assert list(model.losses(model(batch), batch)) == terms
+
+
 def test_resnet50_last_stride_and_local_weights(tmp_path):
     net = resnet50(last_stride=1)
     with torch.no_grad():

@@ -77,7 +77,10 @@ def smoke_settings(values: dict) -> dict:
     mask and background settings, a real dataset. What changes: every stage
     trains one epoch without warm-up or decays, SynthReID ``small`` and
     ``market`` become ``tiny``, images are 64x32 in batches of 4 x 4 with no
-    data workers. The numbers are meaningless; only the code path is checked.
+    data workers, and no ImageNet weights are loaded (a machine without them
+    can still check the ``gpu`` path; the real run fails at once, naming the
+    file, where they are missing). The numbers are meaningless; only the code
+    path is checked.
     """
     data = values.get("data") or {}
     # A stage without its own epochs / warm-up takes the schedule's; milestones are dropped.
@@ -85,6 +88,7 @@ def smoke_settings(values: dict) -> dict:
                **({"warmup_epochs": 0} if stage.get("warmup_epochs") else {}), "milestones": None}
               for stage in (values.get("schedule") or {}).get("stages") or []]
     return merge(values, {
+        "model": {"pretrained": None},
         "data": {"dataset": SMOKE_DATASETS.get(data.get("dataset"), data.get("dataset")),
                  "height": 64, "width": 32, "batch_size": 16, "num_instances": 4,
                  "num_workers": 0, "test_batch_size": 64},

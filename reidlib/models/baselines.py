@@ -53,6 +53,10 @@ class IDE(ReIDModel):
             and testing on its batch-normalised copy) or ``"none"``.
         dropout: before the classifier.
         label_smoothing, triplet_margin: loss settings (margin ``None`` = soft).
+        use_triplet: compute the triplet term at all. Its builder sets it from
+            ``loss.weights.triplet``: an unweighed triplet would only be logged,
+            and on random batches (FMN's GRN at the ``gpu`` profile) it is
+            undefined, since an identity may appear once.
 
     Outputs: ``feature`` (B, D) (triplet), ``logits`` (B, num_classes), and in
     eval mode ``embedding`` (B, D).
@@ -62,7 +66,7 @@ class IDE(ReIDModel):
 
     def __init__(self, backbone: nn.Module, num_classes: int, embed_dim: int = 0, neck: str = "bnneck",
                  dropout: float = 0.0, label_smoothing: float = 0.0, triplet_margin: float | None = 0.3,
-                 pretrained: bool = False):
+                 pretrained: bool = False, use_triplet: bool = True):
         super().__init__()
         if neck not in ("bnneck", "none"):
             raise ValueError(f"unknown neck {neck!r}; choose 'bnneck' or 'none'")
@@ -79,6 +83,7 @@ class IDE(ReIDModel):
         self.out_dim = dim
         self.label_smoothing = label_smoothing
         self.triplet_margin = triplet_margin
+        self.use_triplet = use_triplet
         self.pretrained_modules = ("backbone",) if pretrained else ()
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
@@ -96,8 +101,10 @@ class IDE(ReIDModel):
 
     def losses(self, outputs: dict, batch: dict, task: str | None = None) -> dict[str, torch.Tensor]:
         pids = batch["pid"]
-        return {"id": identity_loss(outputs["logits"], pids, self.label_smoothing),
-                "triplet": batch_hard_triplet(outputs["feature"], pids, self.triplet_margin)}
+        terms = {"id": identity_loss(outputs["logits"], pids, self.label_smoothing)}
+        if self.use_triplet:
+            terms["triplet"] = batch_hard_triplet(outputs["feature"], pids, self.triplet_margin)
+        return terms
 
 
 class GlobalLocal(ReIDModel):

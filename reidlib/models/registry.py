@@ -82,7 +82,8 @@ def build_ide(config, num_classes: int, num_cameras: int) -> ReIDModel:
     method_options(NoOptions, config, config.method)
     m = config.model
     return IDE(_backbone_of(config), num_classes, m.embed_dim, m.neck, m.dropout, config.loss.label_smoothing,
-               config.loss.triplet_margin, pretrained=bool(m.pretrained))
+               config.loss.triplet_margin, pretrained=bool(m.pretrained),
+               use_triplet=bool(config.loss.weights.get("triplet", 0.0)))
 
 
 def build_global_local(config, num_classes: int, num_cameras: int) -> ReIDModel:
