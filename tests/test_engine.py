@@ -113,8 +113,8 @@ def test_batch_hard_triplet_matches_brute_force():
 
 
 def test_ide_computes_the_triplet_only_when_it_is_weighed():
-    # FMN's GRN (the IDE at the gpu profile) trains on random batches, where an identity may
-    # appear once and a batch-hard triplet is undefined: an unweighed triplet must not be computed.
+    # MSCAN-body, DGD and FMN's GRN (IDE models) train on random batches at the gpu profile, where an
+    # identity may appear once and a batch-hard triplet is undefined: an unweighed one must not be computed.
     batch = {"image": torch.randn(4, 3, 64, 32), "pid": torch.tensor([0, 1, 2, 3])}
     for weights, terms in (({"id": 1.0}, ["id"]), ({"id": 1.0, "triplet": 1.0}, ["id", "triplet"])):
         cfg = make_config("ide", "ci", overrides={"loss.weights": weights, "data.sampler": "random"})

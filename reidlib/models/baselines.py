@@ -55,8 +55,8 @@ class IDE(ReIDModel):
         label_smoothing, triplet_margin: loss settings (margin ``None`` = soft).
         use_triplet: compute the triplet term at all. Its builder sets it from
             ``loss.weights.triplet``: an unweighed triplet would only be logged,
-            and on random batches (FMN's GRN at the ``gpu`` profile) it is
-            undefined, since an identity may appear once.
+            and on random batches (MSCAN-body, DGD and FMN's GRN at the ``gpu``
+            profile) it is undefined, since an identity may appear once.
 
     Outputs: ``feature`` (B, D) (triplet), ``logits`` (B, num_classes), and in
     eval mode ``embedding`` (B, D).
