@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .ablation import run_variants
-from .engine.trainer import load_run
+from .engine.records import evaluate_run
 
 VARIANTS = ("original", "background_only", "mean_background", "random_background")
 LABELS = {"original": "original", "background_only": "background-only", "mean_background": "mean-background",
@@ -46,7 +46,7 @@ def influence_study(method: str, profile: str, dataset: str, seeds: list[int], c
                 test = variant_settings(tested_on, pool, train=False)
                 if tested_on == "random_background" or trained_on == "random_background":
                     test["data.background_pool"] = pool
-                metrics = load_run(r["output_dir"], test, device=device).evaluate()
+                metrics = evaluate_run(r, test, device=device)
                 scores.append({"train": trained_on, "test": tested_on, "seed": r["seed"],
                                **{k: metrics[k] for k in ("rank1", "rank5", "mAP", "mINP")}})
     return {"runs": runs, "scores": scores}

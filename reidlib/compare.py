@@ -127,13 +127,13 @@ def retest(runs: dict[str, list[dict]], tests: dict[str, dict], device: str = "a
 
     Returns one row per entry, seed and test: ``entry``, ``seed``, ``test`` and ``metrics``.
     """
-    from .engine.trainer import load_run
+    from .engine.records import evaluate_run
 
     rows = []
     for label, results in runs.items():
         masks = {"data.test_mask_root": str(test_mask_root)} if test_mask_root and entry(label).test_masks else {}
         for r in results:
             for test, overrides in tests.items():
-                scores = load_run(r["output_dir"], {**overrides, **masks}, device=device).evaluate()
+                scores = evaluate_run(r, {**overrides, **masks}, device=device)
                 rows.append({"entry": label, "seed": r["seed"], "test": test, **{m: scores[m] for m in metrics}})
     return pd.DataFrame(rows)

@@ -14,6 +14,15 @@ epoch on small images (:func:`reidlib.engine.profiles.smoke_settings`), in
 ``runs/smoke/``; the executed notebooks and their results go to a temporary
 folder, never to the book or ``results/``.
 
+``--partial`` runs a long study's notebooks on the runs finished so far,
+training nothing: every score a chapter computes from a finished run (test
+variants, attention, distances) is then in the run's record under
+``results/<profile>/runs/`` (:mod:`reidlib.engine.records`), which is
+committed, so a study spread over several sittings loses none of it when the
+run folders go. Cells that need runs not yet trained fail and the rest go
+on; the executed notebooks and their partial results go to a temporary
+folder, never to the book or ``results/<profile>/<name>.json``.
+
 ``--store-outputs`` instead re-executes the notebooks in ``notebooks/`` in
 place with their default (``ci``) parameters, refreshing the outputs that
 the nbval regression test compares against.
@@ -59,9 +68,15 @@ def parse_parameters(pairs: list[list[str]] | None) -> dict:
     return {key: yaml.safe_load(value) for key, value in (pairs or [])}
 
 
-def execute(notebook: Path, profile: str, parameters: dict, output_dir: Path = EXECUTED_DIR) -> dict:
-    """Run one notebook with papermill and record its provenance; returns the record."""
+def execute(notebook: Path, profile: str, parameters: dict, output_dir: Path = EXECUTED_DIR,
+            allow_errors: bool = False) -> dict:
+    """Run one notebook with papermill and record its provenance; returns the record.
+
+    ``allow_errors``: go on past failing cells (a partial run); the record's
+    ``failed_cells`` counts them.
+    """
     import papermill
+    from papermill.exceptions import PapermillExecutionError
 
     output_dir.mkdir(parents=True, exist_ok=True)
     # The executed copy keeps every refresh of the training bars: at tqdm's default of one
@@ -74,13 +89,24 @@ def execute(notebook: Path, profile: str, parameters: dict, output_dir: Path = E
     # (named by profile and process, so that two runs of one notebook at once do not share it)
     partial = REPO_ROOT / ".cache" / "partial" / f"{profile}-{os.getpid()}-{notebook.name}"
     partial.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(
-        str(notebook), str(partial), parameters=params,
-        kernel_name=KERNEL, cwd=str(notebook.parent), progress_bar=True,
-    )
+    failed = 0
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(partial), parameters=params,
+            kernel_name=KERNEL, cwd=str(notebook.parent), progress_bar=True, allow_errors=allow_errors,
+        )
+    except PapermillExecutionError:
+        if not allow_errors:
+            raise
+    if allow_errors:
+        import nbformat
+
+        failed = sum(any(o.get("output_type") == "error" for o in c.get("outputs", []))
+                     for c in nbformat.read(partial, as_version=4).cells if c.cell_type == "code")
     shutil.move(partial, output_dir / notebook.name)
     record = run_metadata(notebook=notebook.stem, profile=profile, parameters=params,
-                          wall_time_s=round(time.perf_counter() - start, 2))
+                          wall_time_s=round(time.perf_counter() - start, 2),
+                          **({"failed_cells": failed} if allow_errors else {}))
     folder = output_folder(profile, parameters.get("output_dir"))  # beside the notebook's results
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{notebook.stem}.run.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -116,6 +142,12 @@ def status(profile: str, notebooks: list[Path], runs_root: Path | None = None) -
         if states:
             counts = ", ".join(f"{states.count(s)} {s}" for s in ("finished", "training", "cut off", "empty") if s in states)
             lines.append(f"  {method_dir.name:<12} {counts}")
+    records = results_dir(profile) / "runs"
+    lines.append(f"run records ({profile}) in {records} (committed; trained in this or earlier sittings):")
+    for method_dir in sorted(p for p in records.glob("*") if p.is_dir()):
+        kept = len(list(method_dir.glob("*.pt")))
+        lines.append(f"  {method_dir.name:<12} {len(list(method_dir.glob('*.json')))} runs"
+                     + (f", weights kept for {kept} (pictures)" if kept else ""))
     return "\n".join(lines)
 
 
@@ -129,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true",
                         help="check --profile's code path in minutes: one-epoch runs on small images, in runs/smoke/; "
                              "executed notebooks and results go to a temporary folder")
+    parser.add_argument("--partial", action="store_true",
+                        help="run on the finished runs only, training nothing, to record every score computed from "
+                             "them (results/<profile>/runs/); executed notebooks and results go to a temporary folder")
     parser.add_argument("--store-outputs", action="store_true",
                         help="refresh the outputs stored in notebooks/ (ci defaults) instead")
     parser.add_argument("--list", action="store_true", help="list the notebooks and exit")
@@ -157,9 +192,20 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["REIDLIB_RESULTS_OUT"] = str(scratch / "results")
         executed_dir = scratch / "notebooks"
         print(f"smoke run of the {args.profile} profile: executed notebooks and results in {scratch}, runs in runs/smoke/")
-    for nb in tqdm(notebooks, desc=f"notebooks ({args.profile}{', smoke' if args.smoke else ''})", unit="notebook"):
-        record = execute(nb, args.profile, params, executed_dir)
-        tqdm.write(f"{nb.stem}: {record['wall_time_s']} s on {record['device']}")
+    if args.partial:
+        if args.profile == "ci":
+            raise SystemExit("--partial is for the cpu and gpu studies (ci runs take seconds and keep no records)")
+        scratch = Path(tempfile.mkdtemp(prefix=f"reidlib-partial-{args.profile}-"))
+        os.environ["REIDLIB_PARTIAL"] = "1"  # (the kernels inherit it)
+        os.environ["REIDLIB_RESULTS_OUT"] = str(scratch / "results")
+        executed_dir = scratch / "notebooks"
+        print(f"partial run of the {args.profile} profile on the finished runs: executed notebooks in {scratch}, "
+              f"scores recorded in results/{args.profile}/runs/")
+    mode = ", smoke" if args.smoke else ", partial" if args.partial else ""
+    for nb in tqdm(notebooks, desc=f"notebooks ({args.profile}{mode})", unit="notebook"):
+        record = execute(nb, args.profile, params, executed_dir, allow_errors=args.partial)
+        failed = f", {record['failed_cells']} cells failed (runs not trained yet)" if record.get("failed_cells") else ""
+        tqdm.write(f"{nb.stem}: {record['wall_time_s']} s on {record['device']}{failed}")
     return 0
 
 

@@ -73,10 +73,9 @@ def test_execute_injects_parameters_and_records_provenance(tmp_path, monkeypatch
     assert saved["wall_time_s"] > 0 and saved["versions"]["torch"] and saved["device"].startswith(("cpu", "cuda"))
 
 
-def test_smoke_runs_shrink_the_configs_and_keep_everything_out_of_the_book(tmp_path, monkeypatch):
-    from reidlib.engine.profiles import SMOKE_ENV
-
-    for name in (SMOKE_ENV, "REIDLIB_RESULTS_OUT"):  # main sets them; monkeypatch puts them back
+def scratch_notebook(tmp_path, monkeypatch, env: tuple[str, ...], cells: list[str]) -> None:
+    """A notebook ``tiny`` (a parameters cell, then ``cells``) in a scratch notebooks folder; the book is ``tmp/book``."""
+    for name in (*env, "REIDLIB_RESULTS_OUT"):  # main sets them; monkeypatch puts them back
         monkeypatch.setenv(name, "")
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
@@ -86,14 +85,20 @@ def test_smoke_runs_shrink_the_configs_and_keep_everything_out_of_the_book(tmp_p
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell('profile = "ci"\noutput_dir = None')
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(
-        "from reidlib.engine import make_config\nfrom reidlib.engine.trainer import default_output_dir\n"
-        "cfg = make_config('fmn', profile)\n"
-        "print(cfg.data.dataset, cfg.data.height, [s.epochs for s in cfg.schedule.stages], default_output_dir(cfg).parts[-3])\n"
-        "from reidlib.results import save_results\nsave_results('tiny', {'x': 1}, profile)")]
+    nb.cells = [params, *map(nbformat.v4.new_code_cell, cells)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nbformat.write(nb, tmp_path / "notebooks" / "tiny.ipynb")
+
+
+def test_smoke_runs_shrink_the_configs_and_keep_everything_out_of_the_book(tmp_path, monkeypatch):
+    from reidlib.engine.profiles import SMOKE_ENV
+
+    scratch_notebook(tmp_path, monkeypatch, (SMOKE_ENV,), [
+        "from reidlib.engine import make_config\nfrom reidlib.engine.trainer import default_output_dir\n"
+        "cfg = make_config('fmn', profile)\n"
+        "print(cfg.data.dataset, cfg.data.height, [s.epochs for s in cfg.schedule.stages], default_output_dir(cfg).parts[-3])\n"
+        "from reidlib.results import save_results\nsave_results('tiny', {'x': 1}, profile)"])
 
     assert notebooks.main(["--profile", "cpu", "--smoke", "--only", "tiny"]) == 0
     assert not (tmp_path / "book").exists()
@@ -166,9 +171,14 @@ def test_status_reports_saved_results_and_run_states(tmp_path, monkeypatch):
         for f in files:
             (runs / name / f).write_text("{}")
     (runs / "cpu-c" / "train.lock").write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": "now"}))
+    kept = tmp_path / "results" / "cpu" / "runs" / "mgcam"
+    kept.mkdir(parents=True)
+    for name in ("cpu-a.json", "cpu-b.json", "cpu-a.pt"):
+        (kept / name).write_text("{}")
     text = notebooks.status("cpu", [Path("fmn.ipynb"), Path("ftn.ipynb")], tmp_path / "runs")
     assert "fmn          results saved 2026-11-22T11:04" in text and "ftn          no results yet" in text
     assert "fmn          1 finished, 1 training, 1 cut off, 1 empty" in text  # the ci run is not counted
+    assert "mgcam        2 runs, weights kept for 1 (pictures)" in text
 
 
 def test_show_figure_keeps_study_pictures_and_prefers_the_larger_profiles(tmp_path, monkeypatch):
@@ -206,3 +216,22 @@ def test_results_out_redirects_saving_but_not_reading(tmp_path, monkeypatch):
     assert path == tmp_path / "scratch" / "ci" / "ch.json"
     assert not (tmp_path / "committed").exists()
     assert results.save_results("ch", {"x": 2}, "ci", output_dir=tmp_path / "mine").parent == tmp_path / "mine"
+
+
+def test_partial_runs_go_past_failing_cells_and_save_nothing_for_the_book(tmp_path, monkeypatch):
+    scratch_notebook(tmp_path, monkeypatch, ("REIDLIB_PARTIAL",), [
+        "runs = {}\nruns['not trained yet'][0]",
+        "import os\nprint(os.environ['REIDLIB_PARTIAL'])\n"
+        "from reidlib.results import save_results\nsave_results('tiny', {'x': 1}, profile)"])
+
+    with pytest.raises(SystemExit, match="cpu and gpu"):
+        notebooks.main(["--profile", "ci", "--partial", "--only", "tiny"])
+    assert notebooks.main(["--profile", "cpu", "--partial", "--only", "tiny"]) == 0
+    assert not (tmp_path / "book").exists()
+    scratch, = (tmp_path / "tmp").glob("reidlib-partial-cpu-*")
+    executed = nbformat.read(scratch / "notebooks" / "tiny.ipynb", as_version=4)
+    *_, failing, after = executed.cells  # (papermill adds the injected-parameters cell)
+    assert failing.outputs[0]["output_type"] == "error"
+    assert after.outputs[0]["text"] == "1\n"  # the cell after the failing one ran, in partial mode
+    assert json.loads((scratch / "results" / "cpu" / "tiny.run.json").read_text())["failed_cells"] == 1
+    assert (scratch / "results" / "cpu" / "tiny.json").exists()

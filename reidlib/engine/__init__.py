@@ -4,6 +4,8 @@
   method's file in ``reidlib/configs`` and overrides; :func:`train` runs it.
 * :func:`run_seeds` trains one config over several seeds and summarises them.
 * ``python -m reidlib.train`` is the command line of the same.
+* :mod:`reidlib.engine.records` keeps a finished cpu / gpu run's results and the scores
+  computed from it in the repository, so a study outlives its run folders.
 """
 
 from .config import ConfigError, TrainConfig

@@ -31,8 +31,12 @@ def summarize_seeds(results: list[dict], metrics: tuple[str, ...] = METRICS) -> 
 def run_seeds(config: TrainConfig, seeds: list[int], output_root: str | Path | None = None) -> dict:
     """Train ``config`` once per seed (each in ``<output_root>/s<seed>``; finished runs are reused).
 
-    Returns ``{"runs": [results...], "summary": summarize_seeds(...)}``.
+    Returns ``{"runs": [results...], "summary": summarize_seeds(...)}``. In
+    partial mode (:func:`reidlib.engine.records.partial_mode`) nothing is
+    trained: only the finished seeds are returned, and the summary is empty
+    when there are none.
     """
+    from .records import partial_mode, recorded_results
     from .trainer import default_output_dir, train
 
     runs = []
@@ -44,7 +48,10 @@ def run_seeds(config: TrainConfig, seeds: list[int], output_root: str | Path | N
             cfg = dataclasses.replace(cfg, output_dir=str(default_output_dir(cfg)))
         else:
             cfg = dataclasses.replace(cfg, output_dir=str(Path(config.output_dir) / f"s{seed}"))
+        if partial_mode() and not (Path(cfg.output_dir) / "results.json").exists() and recorded_results(
+                cfg.method, cfg.profile, cfg.output_dir, cfg.fingerprint()) is None:
+            continue
         res = train(cfg)
         res.setdefault("output_dir", cfg.output_dir)  # where load_run finds it (older results lack it)
         runs.append(res)
-    return {"runs": runs, "summary": summarize_seeds(runs)}
+    return {"runs": runs, "summary": summarize_seeds(runs) if runs else {}}

@@ -40,6 +40,7 @@ from .config import ConfigError, StageConfig, TrainConfig
 from .data import RunData, build_run_data, open_run_dataset
 from .optim import build_optimizer, build_scheduler
 from .profiles import smoke_run
+from .records import MissingRunError, kept_weights, recorded_results, save_record
 from .runlock import run_lock
 
 RUNS_DIR = REPO_ROOT / "runs"
@@ -338,6 +339,11 @@ class Trainer:
     def _fit(self) -> dict:
         cfg = self.config
         ckpt_path, results_path = self.out / "checkpoint.pt", self.out / "results.json"
+        if cfg.resume and not ckpt_path.exists():
+            # trained in an earlier session: its record (results/<profile>/runs/) stands in for the folder
+            recorded = recorded_results(cfg.method, cfg.profile, self.out, cfg.fingerprint())
+            if recorded is not None:
+                return recorded
         if self.info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
         distributed.barrier(self.info)
@@ -348,7 +354,10 @@ class Trainer:
             check_model(state, self.model, cfg.method, ckpt_path)
             check_config(state, cfg.fingerprint(), cfg.to_dict(), ckpt_path, TrainConfig.NON_RESULT_KEYS)
             if state["finished"] and results_path.exists():
-                return json.loads(results_path.read_text())
+                results = json.loads(results_path.read_text())
+                if self.info.is_main and recorded_results(cfg.method, cfg.profile, self.out, cfg.fingerprint()) is None:
+                    save_record({**results, "output_dir": str(self.out)})  # finished before records existed
+                return results
             self.model.load_state_dict(state["model"])
         elif self.info.is_main:
             (self.out / "metrics.jsonl").unlink(missing_ok=True)
@@ -402,6 +411,7 @@ class Trainer:
             self._log(evals[-1])
             results = self._results(final, history, evals, seconds)
             results_path.write_text(json.dumps(results, indent=2) + "\n")
+            save_record(results)  # cpu / gpu runs: results/<profile>/runs/, committed with the results
             state = read_checkpoint(ckpt_path)
             state["finished"], state["evals"] = True, evals
             save_checkpoint(ckpt_path, state)
@@ -447,6 +457,13 @@ def load_run(output_dir: str | Path, overrides: list[str] | dict | None = None, 
     from .config import build, flatten, merge, parse_assignment, unflatten
 
     path = Path(output_dir) / "checkpoint.pt"
+    if not path.exists():  # trained in an earlier session: the weights a chapter kept for its pictures
+        out = Path(output_dir)
+        kept = kept_weights(out.parent.name, out.name.split("-")[0], out)
+        if kept is None:
+            raise MissingRunError(f"no trained model for the run at {output_dir}: {path} is missing and no weights "
+                                  "were kept for it (reidlib.engine.records.load_for_pictures)")
+        path = kept
     state = read_checkpoint(path)
     values = dict(state["config"])
     layers = [unflatten(overrides)] if isinstance(overrides, dict) else [parse_assignment(o) for o in overrides or []]
@@ -462,5 +479,23 @@ def load_run(output_dir: str | Path, overrides: list[str] | dict | None = None, 
     trainer._build()
     check_model(state, trainer.model, cfg.method, path)
     trainer.model.load_state_dict(state["model"])
+    trainer.model.eval()
+    return trainer
+
+
+def untrained(run: dict, device: str = "auto") -> Trainer:
+    """A run's model and test data as its config builds them, with untrained weights.
+
+    For what training does not change: parameters, FLOPs and speed at
+    inference (:func:`reidlib.bench.infer_bench.figures`), without the trained
+    weights a finished run may no longer have on this machine.
+    """
+    from .config import build
+
+    values = {**run["config"], "output_dir": run["output_dir"]}
+    if device != "auto":
+        values["device"] = device
+    trainer = Trainer(build(TrainConfig, values))
+    trainer._build()
     trainer.model.eval()
     return trainer

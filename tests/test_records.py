@@ -1,0 +1,103 @@
+"""Run records: a finished cpu / gpu run's results and scores outlive its run folder."""
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reidlib.engine import make_config, run_seeds, train
+from reidlib.engine import records
+from reidlib.engine.records import (MissingRunError, evaluate_run, load_for_pictures, record_path, score_key)
+from reidlib.engine.trainer import default_output_dir, load_run
+from reidlib.paths import REPO_ROOT
+
+# The cpu profile shrunk to seconds (a record belongs to the cpu and gpu profiles only).
+SMALL = ["data.height=64", "data.width=32", "data.batch_size=16", "data.num_workers=0", "data.test_batch_size=64",
+         "schedule.epochs=1", "schedule.warmup_epochs=0", "schedule.milestones=[]", "eval.every=0", "eval.flip=false",
+         "data.erasing_p=0.0", "progress=false"]
+
+
+@pytest.fixture
+def study(tmp_path, monkeypatch):
+    """Runs under ``tmp/runs``, records under ``tmp/results``: a study in a scratch repository."""
+    from reidlib.engine import trainer
+
+    monkeypatch.setattr(trainer, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(records, "results_dir", lambda profile: tmp_path / "results" / profile)
+    monkeypatch.delenv("REIDLIB_PARTIAL", raising=False)
+
+    def config(seed=0, placed=True):
+        cfg = make_config("ide", "cpu", "synth-tiny", seed=seed, overrides=SMALL)
+        return dataclasses.replace(cfg, output_dir=str(default_output_dir(cfg))) if placed else cfg
+
+    return config
+
+
+def test_only_default_cpu_and_gpu_run_folders_have_records(tmp_path):
+    assert record_path("ide", "cpu", tmp_path / "runs" / "ide" / "cpu-synth-small-s0-abc").name == "cpu-synth-small-s0-abc.json"
+    assert record_path("ide", "ci", tmp_path / "runs" / "ide" / "ci-synth-tiny-s0-abc") is None
+    assert record_path("ide", "cpu", tmp_path / "runs" / "smoke" / "ide" / "cpu-synth-tiny-s0-abc") is None
+    assert record_path("ide", "cpu", tmp_path / "elsewhere" / "s0") is None
+
+
+def test_score_keys_name_test_settings_not_this_clones_paths():
+    a = score_key("evaluate", {"data.test_mask_root": str(REPO_ROOT / ".cache" / "masks"), "device": "cuda"})
+    b = score_key("evaluate", ["data.test_mask_root=<repo>/.cache/masks"])
+    assert a == b and str(REPO_ROOT) not in a
+    assert score_key("evaluate", {"eval.rerank": True}) != score_key("evaluate", None)
+    assert score_key("attention", None, key="zf") != score_key("attention", None, key="cfa")
+
+
+def test_a_record_stands_in_for_a_run_folder_that_is_gone(study):
+    cfg = study()
+    res = train(cfg)
+    path = record_path("ide", "cpu", cfg.output_dir)
+    assert path.exists() and json.loads(path.read_text())["results"]["mAP"] == res["mAP"]
+    masked = evaluate_run(res, ["data.test_background=mean_background"])
+    assert masked == load_run(cfg.output_dir, ["data.test_background=mean_background"]).evaluate()
+
+    shutil.rmtree(cfg.output_dir)  # a later sitting, on a fresh machine
+    again = train(cfg)  # the record, not a new training run
+    assert again["mAP"] == res["mAP"] and again["train_seconds"] == res["train_seconds"]
+    assert again["output_dir"] == cfg.output_dir and not (Path(cfg.output_dir) / "checkpoint.pt").exists()
+    assert evaluate_run(again, ["data.test_background=mean_background"]) == masked  # recorded
+    with pytest.raises(MissingRunError, match="has no score"):
+        evaluate_run(again, ["data.test_background=background_only"])  # never computed, and no weights
+
+
+def test_the_weights_kept_for_pictures_load_without_the_run_folder(study):
+    cfg = study()
+    res = train(cfg)
+    assert load_for_pictures(res).evaluate()["mAP"] == pytest.approx(res["mAP"])
+    assert records.weights_path(record_path("ide", "cpu", cfg.output_dir)).exists()
+    shutil.rmtree(cfg.output_dir)
+    assert load_run(cfg.output_dir).evaluate()["mAP"] == pytest.approx(res["mAP"])
+    assert evaluate_run(res, {"eval.rerank": True})["rank1"] == pytest.approx(res["rank1"])
+
+
+def test_a_run_without_folder_record_or_kept_weights_says_what_is_missing(study):
+    cfg = study()
+    with pytest.raises(MissingRunError, match="no trained model"):
+        load_run(cfg.output_dir)
+
+
+def test_partial_mode_trains_nothing_and_returns_the_finished_seeds(study, monkeypatch):
+    first = train(study(0))
+    monkeypatch.setenv("REIDLIB_PARTIAL", "1")
+    out = run_seeds(study(placed=False), [0, 1])
+    assert [r["seed"] for r in out["runs"]] == [0] and out["runs"][0]["mAP"] == first["mAP"]
+    assert not (Path(study(1).output_dir) / "checkpoint.pt").exists()  # seed 1 was not trained
+
+
+def test_a_record_of_other_settings_is_refused(study):
+    cfg = study()
+    train(cfg)
+    path = record_path("ide", "cpu", cfg.output_dir)
+    record = json.loads(path.read_text())
+    record["results"]["fingerprint"] = "0" * 16
+    path.write_text(json.dumps(record))
+    shutil.rmtree(cfg.output_dir)
+    with pytest.raises(ValueError, match="other settings"):
+        train(cfg)
