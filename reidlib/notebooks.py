@@ -134,8 +134,13 @@ def status(profile: str, notebooks: list[Path], runs_root: Path | None = None) -
     lines = [f"notebooks ({profile}):"]
     for nb in notebooks:
         run_file = results_dir(profile) / f"{nb.stem}.run.json"
-        done = json.loads(run_file.read_text()).get("finished_at", "?") if run_file.exists() else None
-        lines.append(f"  {nb.stem:<12} {'results saved ' + done if done else 'no results yet'}")
+        if run_file.exists():
+            state = "results saved " + json.loads(run_file.read_text()).get("finished_at", "?")
+        elif (results_dir(profile) / f"{nb.stem}.json").exists():  # saved by a run that kept no provenance
+            state = "results saved (no .run.json: when and where unknown)"
+        else:
+            state = "no results yet"
+        lines.append(f"  {nb.stem:<12} {state}")
     lines.append(f"training runs ({profile}) in {runs_root}:")
     for method_dir in sorted(p for p in runs_root.glob("*") if p.is_dir()):
         states = [run_state(run) for run in sorted(method_dir.glob(f"{profile}-*"))]

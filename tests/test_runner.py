@@ -175,8 +175,10 @@ def test_status_reports_saved_results_and_run_states(tmp_path, monkeypatch):
     kept.mkdir(parents=True)
     for name in ("cpu-a.json", "cpu-b.json", "cpu-a.pt"):
         (kept / name).write_text("{}")
-    text = notebooks.status("cpu", [Path("fmn.ipynb"), Path("ftn.ipynb")], tmp_path / "runs")
+    (tmp_path / "results" / "cpu" / "bgbias.json").write_text("{}")  # results without their .run.json
+    text = notebooks.status("cpu", [Path("fmn.ipynb"), Path("ftn.ipynb"), Path("bgbias.ipynb")], tmp_path / "runs")
     assert "fmn          results saved 2026-11-22T11:04" in text and "ftn          no results yet" in text
+    assert "bgbias       results saved (no .run.json" in text
     assert "fmn          1 finished, 1 training, 1 cut off, 1 empty" in text  # the ci run is not counted
     assert "mgcam        2 runs, weights kept for 1 (pictures)" in text
 
