@@ -141,10 +141,6 @@ def _write(path: Path, record: dict) -> None:
     os.replace(partial, path)
 
 
-def _with_local_dir(results: dict, output_dir: str | os.PathLike) -> dict:
-    return {**results, "output_dir": str(output_dir)}
-
-
 def save_record(results: dict) -> Path | None:
     """Record a finished run's ``results`` (scores already recorded are kept); returns the path or None."""
     path = _path_of(results)
@@ -168,7 +164,7 @@ def recorded_results(method: str, profile: str, output_dir: str | os.PathLike, f
         raise ValueError(f"{path} records a run with other settings (fingerprint "
                          f"{record['results'].get('fingerprint')} where the config has {fingerprint}); "
                          "remove the record to train the run again")
-    return _with_local_dir(_local(record["results"]), output_dir)
+    return {**_local(record["results"]), "output_dir": str(output_dir)}  # the folder on this machine
 
 
 def _memo(run: dict, key: str, compute: Callable[[], dict]) -> dict:
@@ -248,9 +244,14 @@ def load_for_pictures(run: dict, overrides: list[str] | dict | None = None, devi
     return trainer
 
 
-def kept_weights(method: str, profile: str, output_dir: str | os.PathLike) -> Path | None:
-    """The weights :func:`load_for_pictures` kept for the run of ``output_dir``, if any."""
-    path = record_path(method, profile, output_dir)
+def kept_weights(output_dir: str | os.PathLike) -> Path | None:
+    """The weights :func:`load_for_pictures` kept for the run of ``output_dir``, if any.
+
+    The method and profile are read off the default folder's name
+    (``runs/<method>/<profile>-...``); other folders have no records.
+    """
+    out = Path(output_dir)
+    path = record_path(out.parent.name, out.name.split("-")[0], out)
     return weights_path(path) if path is not None and weights_path(path).exists() else None
 
 

@@ -454,12 +454,11 @@ def load_run(output_dir: str | Path, overrides: list[str] | dict | None = None, 
     :data:`EVAL_OVERRIDABLE`); ``trainer.evaluate()`` then gives the metrics,
     ``trainer.model`` and ``trainer.data`` the network and loaders.
     """
-    from .config import build, flatten, merge, parse_assignment, unflatten
+    from .config import flatten, merge, parse_assignment, unflatten
 
     path = Path(output_dir) / "checkpoint.pt"
     if not path.exists():  # trained in an earlier session: the weights a chapter kept for its pictures
-        out = Path(output_dir)
-        kept = kept_weights(out.parent.name, out.name.split("-")[0], out)
+        kept = kept_weights(output_dir)
         if kept is None:
             raise MissingRunError(f"no trained model for the run at {output_dir}: {path} is missing and no weights "
                                   "were kept for it (reidlib.engine.records.load_for_pictures)")
@@ -473,11 +472,8 @@ def load_run(output_dir: str | Path, overrides: list[str] | dict | None = None, 
                 raise ConfigError(f"{key} changes what the run at {output_dir} learned; only test-time settings "
                                   f"({', '.join(EVAL_OVERRIDABLE)}...) can be changed when evaluating it")
         values = merge(values, layer)
-    values.update({"output_dir": str(output_dir), "device": values.get("device") if device == "auto" else device})
-    cfg = build(TrainConfig, values)
-    trainer = Trainer(cfg)
-    trainer._build()
-    check_model(state, trainer.model, cfg.method, path)
+    trainer = _built(values, output_dir, device)
+    check_model(state, trainer.model, trainer.config.method, path)
     trainer.model.load_state_dict(state["model"])
     trainer.model.eval()
     return trainer
@@ -490,12 +486,16 @@ def untrained(run: dict, device: str = "auto") -> Trainer:
     inference (:func:`reidlib.bench.infer_bench.figures`), without the trained
     weights a finished run may no longer have on this machine.
     """
+    trainer = _built(run["config"], run["output_dir"], device)
+    trainer.model.eval()
+    return trainer
+
+
+def _built(values: dict, output_dir: str | Path, device: str) -> Trainer:
+    """A Trainer with its model and data built from a run's config ``values`` (``device="auto"``: the run's own)."""
     from .config import build
 
-    values = {**run["config"], "output_dir": run["output_dir"]}
-    if device != "auto":
-        values["device"] = device
+    values = {**values, "output_dir": str(output_dir), **({} if device == "auto" else {"device": device})}
     trainer = Trainer(build(TrainConfig, values))
     trainer._build()
-    trainer.model.eval()
     return trainer
