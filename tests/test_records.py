@@ -91,6 +91,22 @@ def test_partial_mode_trains_nothing_and_returns_the_finished_seeds(study, monke
     assert not (Path(study(1).output_dir) / "checkpoint.pt").exists()  # seed 1 was not trained
 
 
+def test_a_partial_studys_stand_in_for_the_first_seed_keeps_no_weights(study, monkeypatch):
+    second = train(study(1))
+    monkeypatch.setenv("REIDLIB_PARTIAL", "1")
+    runs = run_seeds(study(placed=False), [0, 1])["runs"]
+    assert [(r["seed"], r.get("stand_in")) for r in runs] == [(1, True)]  # seed 0 is not trained yet
+    load_for_pictures(runs[0])
+    path = record_path("ide", "cpu", second["output_dir"])
+    assert path.exists() and not path.with_suffix(".pt").exists()
+    assert "stand_in" not in json.loads(path.read_text())["results"]
+    monkeypatch.delenv("REIDLIB_PARTIAL")
+    runs = run_seeds(study(placed=False), [0, 1])["runs"]  # the ordinary run trains seed 0 and draws from it
+    assert [r.get("stand_in") for r in runs] == [None, None]
+    load_for_pictures(runs[0])
+    assert record_path("ide", "cpu", runs[0]["output_dir"]).with_suffix(".pt").exists()
+
+
 def test_a_record_of_other_settings_is_refused(study):
     cfg = study()
     train(cfg)

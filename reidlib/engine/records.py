@@ -148,7 +148,7 @@ def save_record(results: dict) -> Path | None:
         return None
     with _locked(path):
         scores = _read(path)["scores"] if path.exists() else {}
-        stored = {k: v for k, v in results.items() if k != "output_dir"}
+        stored = {k: v for k, v in results.items() if k not in ("output_dir", "stand_in")}
         _write(path, {"format": FORMAT, "run": Path(results["output_dir"]).name, "results": _portable(stored),
                       "scores": scores})
     return path
@@ -229,10 +229,15 @@ def distance_run_scores(run: dict, device: str = "auto") -> dict:
 
 
 def load_for_pictures(run: dict, overrides: list[str] | dict | None = None, device: str = "auto"):
-    """``load_run`` for drawing a run's pictures: also keeps its weights beside its record (cpu / gpu)."""
+    """``load_run`` for drawing a run's pictures: also keeps its weights beside its record (cpu / gpu).
+
+    A partial study's stand-in for a chapter's first seed (see
+    :func:`reidlib.engine.run_seeds`) draws but keeps nothing: the weights kept
+    are those of the run the finished chapter draws from.
+    """
     trainer = _load(run, overrides, device)
     path = _path_of(run)
-    if path is not None and not weights_path(path).exists():
+    if path is not None and not run.get("stand_in") and not weights_path(path).exists():
         from .checkpoint import model_signature, save_checkpoint
 
         if not path.exists():

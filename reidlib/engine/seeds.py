@@ -34,12 +34,14 @@ def run_seeds(config: TrainConfig, seeds: list[int], output_root: str | Path | N
     Returns ``{"runs": [results...], "summary": summarize_seeds(...)}``. In
     partial mode (:func:`reidlib.engine.records.partial_mode`) nothing is
     trained: only the finished seeds are returned, and the summary is empty
-    when there are none.
+    when there are none; when the first seed is among the unfinished ones, the
+    returned runs carry ``"stand_in": True`` (a chapter draws its pictures from
+    its first seed's run, and these are not it).
     """
     from .records import partial_mode, recorded_results
     from .trainer import default_output_dir, train
 
-    runs = []
+    runs, first_missing = [], False
     for seed in seeds:
         cfg = dataclasses.replace(config, seed=seed)
         if output_root is not None:
@@ -50,8 +52,9 @@ def run_seeds(config: TrainConfig, seeds: list[int], output_root: str | Path | N
             cfg = dataclasses.replace(cfg, output_dir=str(Path(config.output_dir) / f"s{seed}"))
         if partial_mode() and not (Path(cfg.output_dir) / "results.json").exists() and recorded_results(
                 cfg.method, cfg.profile, cfg.output_dir, cfg.fingerprint()) is None:
+            first_missing = first_missing or seed == seeds[0]
             continue
         res = train(cfg)
         res.setdefault("output_dir", cfg.output_dir)  # where load_run finds it (older results lack it)
-        runs.append(res)
+        runs.append({**res, "stand_in": True} if first_missing else res)
     return {"runs": runs, "summary": summarize_seeds(runs) if runs else {}}
