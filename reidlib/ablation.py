@@ -14,16 +14,19 @@ import pandas as pd
 
 from .claims import compare
 from .engine import make_config, run_seeds
+from .engine.seeds import train_unclaimed
 
 
 def run_variants(method: str, profile: str, variants: dict[str, list[str]], seeds: list[int],
                  dataset: str | None = None, common: list[str] = ()) -> dict[str, list[dict]]:
-    """Train every variant (``name -> overrides``) over ``seeds``; returns ``name -> [results per seed]``."""
-    runs = {}
-    for name, overrides in variants.items():
-        cfg = make_config(method, profile, dataset, overrides=[*common, *overrides])
-        runs[name] = run_seeds(cfg, seeds)["runs"]
-    return runs
+    """Train every variant (``name -> overrides``) over ``seeds``; returns ``name -> [results per seed]``.
+
+    Runs another process is training are collected last (:func:`~reidlib.engine.seeds.train_unclaimed`).
+    """
+    configs = {name: make_config(method, profile, dataset, overrides=[*common, *overrides])
+               for name, overrides in variants.items()}
+    train_unclaimed(list(configs.values()), seeds)
+    return {name: run_seeds(cfg, seeds)["runs"] for name, cfg in configs.items()}
 
 
 def metric_table(runs: dict[str, list[dict]], metrics: tuple[str, ...] = ("rank1", "mAP")) -> pd.DataFrame:

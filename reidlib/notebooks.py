@@ -23,6 +23,13 @@ run folders go. Cells that need runs not yet trained fail and the rest go
 on; the executed notebooks and their partial results go to a temporary
 folder, never to the book or ``results/<profile>/<name>.json``.
 
+``--helper`` puts a second process to work beside a normal execution of
+the same notebooks, to use two cores (``OMP_NUM_THREADS=1`` each) or two
+GPUs: a run one process is training is passed over by the other
+(:func:`reidlib.engine.seeds.train_unclaimed`), so the two share out each
+cell's runs. The helper's executed notebooks and results go to a temporary
+folder; the main process writes the book's.
+
 ``--store-outputs`` instead re-executes the notebooks in ``notebooks/`` in
 place with their default (``ci``) parameters, refreshing the outputs that
 the nbval regression test compares against.
@@ -169,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partial", action="store_true",
                         help="run on the finished runs only, training nothing, to record every score computed from "
                              "them (results/<profile>/runs/); executed notebooks and results go to a temporary folder")
+    parser.add_argument("--helper", action="store_true",
+                        help="train beside another execution of the same notebooks, taking the runs it has not "
+                             "started; executed notebooks and results go to a temporary folder")
     parser.add_argument("--store-outputs", action="store_true",
                         help="refresh the outputs stored in notebooks/ (ci defaults) instead")
     parser.add_argument("--list", action="store_true", help="list the notebooks and exit")
@@ -206,7 +216,15 @@ def main(argv: list[str] | None = None) -> int:
         executed_dir = scratch / "notebooks"
         print(f"partial run of the {args.profile} profile on the finished runs: executed notebooks in {scratch}, "
               f"scores recorded in results/{args.profile}/runs/")
-    mode = ", smoke" if args.smoke else ", partial" if args.partial else ""
+    if args.helper:
+        if args.profile == "ci" or args.partial:
+            raise SystemExit("--helper trains cpu or gpu runs beside a main execution; it goes with neither "
+                             "--profile ci nor --partial")
+        scratch = Path(tempfile.mkdtemp(prefix=f"reidlib-helper-{args.profile}-"))
+        os.environ["REIDLIB_RESULTS_OUT"] = str(scratch / "results")
+        executed_dir = scratch / "notebooks"
+        print(f"helper run of the {args.profile} profile: executed notebooks and results in {scratch}")
+    mode = ", smoke" if args.smoke else ", partial" if args.partial else ", helper" if args.helper else ""
     for nb in tqdm(notebooks, desc=f"notebooks ({args.profile}{mode})", unit="notebook"):
         record = execute(nb, args.profile, params, executed_dir, allow_errors=args.partial)
         failed = f", {record['failed_cells']} cells failed (runs not trained yet)" if record.get("failed_cells") else ""

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,45 @@ def test_the_lock_of_a_dead_process_is_taken_over(tmp_path):
     (tmp_path / LOCK_NAME).write_text(json.dumps({"host": socket.gethostname(), "pid": dead_pid, "since": "then"}))
     with run_lock(tmp_path, timeout=1, poll=0.05, log=pytest.fail) as path:
         assert json.loads(path.read_text())["pid"] == os.getpid()
+
+
+@pytest.fixture
+def other_process():
+    """A live process other than this one, to hold a lock as a second notebook would."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield proc.pid
+    proc.kill()
+    proc.wait()
+
+
+def test_runs_another_process_is_training_are_left_to_it_and_collected_last(tmp_path, monkeypatch, other_process):
+    from reidlib.engine import make_config, run_seeds, trainer
+    from reidlib.engine.seeds import seed_config, train_unclaimed
+
+    monkeypatch.setattr(trainer, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.delenv("REIDLIB_PARTIAL", raising=False)
+    trained = []
+
+    def fake_train(cfg):
+        trained.append((cfg.model.dropout, cfg.seed))
+        return {"seed": cfg.seed, "rank1": 0.5, "mAP": 0.25}
+
+    monkeypatch.setattr(trainer, "train", fake_train)
+    a = make_config("ide", "cpu", "synth-tiny")
+    b = make_config("ide", "cpu", "synth-tiny", overrides=["model.dropout=0.5"])
+    busy = seed_config(a, 1)  # the other process holds this run's lock
+    (tmp_path / "runs").mkdir()
+    Path(busy.output_dir).mkdir(parents=True)
+    (Path(busy.output_dir) / LOCK_NAME).write_text(
+        json.dumps({"host": socket.gethostname(), "pid": other_process, "since": "now"}))
+    done = seed_config(b, 0)  # and this one is finished
+    Path(done.output_dir).mkdir(parents=True)
+    (Path(done.output_dir) / "results.json").write_text("{}")
+
+    train_unclaimed([a, b], [0, 1])
+    assert trained == [(0.0, 0), (0.5, 1)]  # a's seed 0 and b's seed 1: a's seed 1 is busy, b's seed 0 done
+
+    trained.clear()
+    runs = run_seeds(a, [0, 1, 2])["runs"]
+    assert [seed for _, seed in trained] == [0, 2, 0, 1, 2]  # seeds 0 and 2 first; seed 1 waited for at its turn
+    assert [r["seed"] for r in runs] == [0, 1, 2]

@@ -237,3 +237,17 @@ def test_partial_runs_go_past_failing_cells_and_save_nothing_for_the_book(tmp_pa
     assert after.outputs[0]["text"] == "1\n"  # the cell after the failing one ran, in partial mode
     assert json.loads((scratch / "results" / "cpu" / "tiny.run.json").read_text())["failed_cells"] == 1
     assert (scratch / "results" / "cpu" / "tiny.json").exists()
+
+
+def test_a_helper_run_keeps_its_notebooks_and_results_out_of_the_book(tmp_path, monkeypatch):
+    scratch_notebook(tmp_path, monkeypatch, ("REIDLIB_PARTIAL",), [
+        "from reidlib.results import save_results\nsave_results('tiny', {'x': 1}, profile)"])
+
+    for wrong in (["--profile", "ci", "--helper"], ["--profile", "cpu", "--helper", "--partial"]):
+        with pytest.raises(SystemExit, match="--helper"):
+            notebooks.main([*wrong, "--only", "tiny"])
+    assert notebooks.main(["--profile", "cpu", "--helper", "--only", "tiny"]) == 0
+    assert not (tmp_path / "book").exists()
+    scratch, = (tmp_path / "tmp").glob("reidlib-helper-cpu-*")
+    assert (scratch / "notebooks" / "tiny.ipynb").exists()
+    assert json.loads((scratch / "results" / "cpu" / "tiny.json").read_text())["x"] == 1

@@ -28,28 +28,62 @@ def summarize_seeds(results: list[dict], metrics: tuple[str, ...] = METRICS) -> 
     return out
 
 
+def seed_config(config: TrainConfig, seed: int, output_root: str | Path | None = None) -> TrainConfig:
+    """``config`` for one seed, with the run folder :func:`run_seeds` gives it."""
+    from .trainer import default_output_dir
+
+    cfg = dataclasses.replace(config, seed=seed)
+    if output_root is not None:
+        return dataclasses.replace(cfg, output_dir=str(Path(output_root) / f"s{seed}"))
+    if config.output_dir is None:
+        return dataclasses.replace(cfg, output_dir=str(default_output_dir(cfg)))
+    return dataclasses.replace(cfg, output_dir=str(Path(config.output_dir) / f"s{seed}"))
+
+
+def train_unclaimed(configs: list[TrainConfig], seeds: list[int], output_root: str | Path | None = None) -> None:
+    """Train, in order, every run of ``configs`` x ``seeds`` that is neither finished nor being trained.
+
+    A run another process is training (its ``train.lock`` is held: two
+    notebooks executed side by side, see ``reidlib.notebooks --helper``) is
+    passed over rather than waited for, so the two processes share out the
+    runs between them; the callers then collect every run, waiting only for
+    those still in the other's hands. Alone, a process trains them all in
+    order, as it would without this pass. Partial mode trains nothing.
+    """
+    from .records import partial_mode, recorded_results
+    from .runlock import run_state
+    from .trainer import train
+
+    if partial_mode():
+        return
+    for config in configs:
+        for seed in seeds:
+            cfg = seed_config(config, seed, output_root)
+            if run_state(cfg.output_dir) in ("finished", "training") or recorded_results(
+                    cfg.method, cfg.profile, cfg.output_dir, cfg.fingerprint()) is not None:
+                continue
+            train(cfg)
+
+
 def run_seeds(config: TrainConfig, seeds: list[int], output_root: str | Path | None = None) -> dict:
     """Train ``config`` once per seed (each in ``<output_root>/s<seed>``; finished runs are reused).
 
-    Returns ``{"runs": [results...], "summary": summarize_seeds(...)}``. In
-    partial mode (:func:`reidlib.engine.records.partial_mode`) nothing is
-    trained: only the finished seeds are returned, and the summary is empty
-    when there are none; when the first seed is among the unfinished ones, the
-    returned runs carry ``"stand_in": True`` (a chapter draws its pictures from
-    its first seed's run, and these are not it).
+    Returns ``{"runs": [results...], "summary": summarize_seeds(...)}``. Seeds
+    another process is training are left to it until the others are done
+    (:func:`train_unclaimed`). In partial mode
+    (:func:`reidlib.engine.records.partial_mode`) nothing is trained: only
+    the finished seeds are returned, and the summary is empty when there are
+    none; when the first seed is among the unfinished ones, the returned runs
+    carry ``"stand_in": True`` (a chapter draws its pictures from its first
+    seed's run, and these are not it).
     """
     from .records import partial_mode, recorded_results
-    from .trainer import default_output_dir, train
+    from .trainer import train
 
+    train_unclaimed([config], seeds, output_root)
     runs, first_missing = [], False
     for seed in seeds:
-        cfg = dataclasses.replace(config, seed=seed)
-        if output_root is not None:
-            cfg = dataclasses.replace(cfg, output_dir=str(Path(output_root) / f"s{seed}"))
-        elif config.output_dir is None:
-            cfg = dataclasses.replace(cfg, output_dir=str(default_output_dir(cfg)))
-        else:
-            cfg = dataclasses.replace(cfg, output_dir=str(Path(config.output_dir) / f"s{seed}"))
+        cfg = seed_config(config, seed, output_root)
         if partial_mode() and not (Path(cfg.output_dir) / "results.json").exists() and recorded_results(
                 cfg.method, cfg.profile, cfg.output_dir, cfg.fingerprint()) is None:
             first_missing = first_missing or seed == seeds[0]
