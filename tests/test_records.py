@@ -117,3 +117,25 @@ def test_a_record_of_other_settings_is_refused(study):
     shutil.rmtree(cfg.output_dir)
     with pytest.raises(ValueError, match="other settings"):
         train(cfg)
+
+
+def test_a_score_two_processes_ask_for_at_once_is_computed_once(study):
+    import threading
+    import time
+
+    res = train(study())
+    calls = []
+
+    def slow_score():
+        calls.append(threading.get_ident())
+        time.sleep(0.3)  # long enough for the other asker to arrive while it is being computed
+        return {"value": len(calls)}
+
+    got = []
+    askers = [threading.Thread(target=lambda: got.append(records._memo(res, "test-score", slow_score))) for _ in range(2)]
+    for t in askers:
+        t.start()
+    for t in askers:
+        t.join(10)
+    assert len(calls) == 1 and got == [{"value": 1}, {"value": 1}]
+    assert json.loads(record_path("ide", "cpu", res["output_dir"]).read_text())["scores"]["test-score"] == {"value": 1}

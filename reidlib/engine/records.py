@@ -28,6 +28,7 @@ records; ``ci`` and smoke runs, which take seconds, never do.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -115,9 +116,14 @@ def score_key(kind: str, overrides: list[str] | dict | None = None, **params) ->
 
 
 @contextmanager
-def _locked(path: Path):
-    """An exclusive lock on a record, so that two processes adding scores never lose one."""
-    lock = REPO_ROOT / ".cache" / "locks" / f"{path.parent.name}-{path.name}.lock"
+def _locked(path: Path, key: str = ""):
+    """An exclusive lock on a record, so that two processes adding scores never lose one.
+
+    With ``key``, a lock on computing that one score instead: a second process
+    asking for it waits, then reads what the first recorded.
+    """
+    tag = f".{hashlib.sha1(key.encode()).hexdigest()[:12]}" if key else ""
+    lock = REPO_ROOT / ".cache" / "locks" / f"{path.parent.name}-{path.name}{tag}.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(lock, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -170,16 +176,19 @@ def recorded_results(method: str, profile: str, output_dir: str | os.PathLike, f
 def _memo(run: dict, key: str, compute: Callable[[], dict]) -> dict:
     """``compute()``, or its value recorded under ``key`` in the run's record (recorded when computed)."""
     path = _path_of(run)
-    if path is not None and path.exists():
-        scores = _read(path)["scores"]
-        if key in scores:
-            return scores[key]
-    try:
-        value = compute()
-    except MissingRunError as err:
-        raise MissingRunError(f"{err}; its record ({path}) has no score {key!r}. Train the run again "
-                              "(remove the record) or compute the score where the run folder is") from None
-    if path is not None:
+    if path is None:
+        return compute()
+    # Two notebooks side by side (reidlib.notebooks --helper) ask for the same scores: one computes, one waits.
+    with _locked(path, key):
+        if path.exists():
+            scores = _read(path)["scores"]
+            if key in scores:
+                return scores[key]
+        try:
+            value = compute()
+        except MissingRunError as err:
+            raise MissingRunError(f"{err}; its record ({path}) has no score {key!r}. Train the run again "
+                                  "(remove the record) or compute the score where the run folder is") from None
         if not path.exists():  # a run finished by an older version of the library
             save_record(run)
         with _locked(path):
