@@ -236,7 +236,9 @@ class Trainer:
                 sums[k] += v.item()
                 counts[k] += 1
             if self.progress:
-                bar.set_postfix(loss=f"{sums['loss'] / counts['loss']:.3f}")
+                # refresh=False: the bar redraws at its own pace (TQDM_MININTERVAL), not at every step,
+                # which in an executed notebook would keep one line per step.
+                bar.set_postfix(loss=f"{sums['loss'] / counts['loss']:.3f}", refresh=False)
             if cfg.log_every and steps % cfg.log_every == 0:
                 self._log({"kind": "step", "stage": stage.name, "epoch": global_epoch + 1, "step": steps,
                            "task": task, "loss": loss.item(), **{k: v.item() for k, v in terms.items()},
