@@ -332,3 +332,17 @@ def test_a_run_under_learned_distances(tmp_path):
     assert all(0 <= s["mAP"] <= 1 for s in scores.values())
     with pytest.raises(ValueError, match="unknown distance"):
         distance_scores(load_run(tmp_path / "run"), ("cosine",))
+
+
+def test_the_progress_bar_redraws_at_its_own_pace_not_at_every_step(tmp_path, monkeypatch, capfd):
+    # An executed notebook keeps every redraw of a training bar; at one a step a cpu study filled megabytes.
+    import functools
+
+    from reidlib.engine import trainer
+
+    monkeypatch.setattr(trainer, "tqdm", functools.partial(trainer.tqdm, mininterval=30))  # as TQDM_MININTERVAL=30
+    cfg = ci_config(tmp_path, overrides=["progress=true", "schedule.epochs=2", "data.num_workers=0"])
+    train(cfg)
+    bars = capfd.readouterr().err.count("main epoch")
+    steps = sum(h["steps"] for h in json.loads((tmp_path / "run" / "results.json").read_text())["history"])
+    assert steps >= 8 and bars == 2  # the opening draw of each epoch's bar, then none within 30 s
