@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .claims import compare
-from .engine import make_config, run_seeds
+from .engine import TrainConfig, make_config, run_seeds
 from .engine.seeds import train_unclaimed
 
 
@@ -23,8 +23,15 @@ def run_variants(method: str, profile: str, variants: dict[str, list[str]], seed
 
     Runs another process is training are collected last (:func:`~reidlib.engine.seeds.train_unclaimed`).
     """
-    configs = {name: make_config(method, profile, dataset, overrides=[*common, *overrides])
-               for name, overrides in variants.items()}
+    return run_configs({name: make_config(method, profile, dataset, overrides=[*common, *overrides])
+                        for name, overrides in variants.items()}, seeds)
+
+
+def run_configs(configs: dict[str, TrainConfig], seeds: list[int]) -> dict[str, list[dict]]:
+    """Train (or reuse) every named config over ``seeds``: ``name -> [results per seed]``.
+
+    The runs no other process is training go first, then every run is collected.
+    """
     train_unclaimed(list(configs.values()), seeds)
     return {name: run_seeds(cfg, seeds)["runs"] for name, cfg in configs.items()}
 

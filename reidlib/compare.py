@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .ablation import run_variants
+from .ablation import run_configs
 from .engine import make_config
-from .engine.seeds import train_unclaimed
 from .claims import compare
 from .models import fanet, ftn, mgcam
 
@@ -68,10 +67,8 @@ def entry(label: str) -> Entry:
 def run_entries(profile: str, seeds: list[int], dataset: str | None = None, common: list[str] = (),
                 entries: tuple[Entry, ...] = ENTRIES) -> dict[str, list[dict]]:
     """Train (or reuse) every entry over ``seeds``: ``label -> [results per seed]``."""
-    # Share the runs out with a second process first (reidlib.notebooks --helper), then collect them.
-    train_unclaimed([make_config(e.method, profile, dataset, overrides=[*common, *e.overrides]) for e in entries], seeds)
-    return {e.label: run_variants(e.method, profile, {e.label: list(e.overrides)}, seeds, dataset, common)[e.label]
-            for e in entries}
+    return run_configs({e.label: make_config(e.method, profile, dataset, overrides=[*common, *e.overrides])
+                        for e in entries}, seeds)
 
 
 def differences(runs: dict[str, list[dict]], metric: str, baseline: str = BASELINE) -> pd.DataFrame:

@@ -163,6 +163,13 @@ def status(profile: str, notebooks: list[Path], runs_root: Path | None = None) -
     return "\n".join(lines)
 
 
+def _scratch(kind: str, profile: str) -> Path:
+    """A temporary folder for a run that must not touch the book: its results go there (the kernels inherit it)."""
+    scratch = Path(tempfile.mkdtemp(prefix=f"reidlib-{kind}-{profile}-"))
+    os.environ["REIDLIB_RESULTS_OUT"] = str(scratch / "results")
+    return scratch
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reidlib.notebooks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -202,28 +209,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         from .engine.profiles import SMOKE_ENV
 
-        scratch = Path(tempfile.mkdtemp(prefix=f"reidlib-smoke-{args.profile}-"))
         os.environ[SMOKE_ENV] = "1"  # (the kernels inherit it)
-        os.environ["REIDLIB_RESULTS_OUT"] = str(scratch / "results")
-        executed_dir = scratch / "notebooks"
+        scratch = _scratch("smoke", args.profile)
         print(f"smoke run of the {args.profile} profile: executed notebooks and results in {scratch}, runs in runs/smoke/")
+        executed_dir = scratch / "notebooks"
     if args.partial:
         if args.profile == "ci":
             raise SystemExit("--partial is for the cpu and gpu studies (ci runs take seconds and keep no records)")
-        scratch = Path(tempfile.mkdtemp(prefix=f"reidlib-partial-{args.profile}-"))
         os.environ["REIDLIB_PARTIAL"] = "1"  # (the kernels inherit it)
-        os.environ["REIDLIB_RESULTS_OUT"] = str(scratch / "results")
-        executed_dir = scratch / "notebooks"
+        scratch = _scratch("partial", args.profile)
         print(f"partial run of the {args.profile} profile on the finished runs: executed notebooks in {scratch}, "
               f"scores recorded in results/{args.profile}/runs/")
+        executed_dir = scratch / "notebooks"
     if args.helper:
         if args.profile == "ci" or args.partial:
             raise SystemExit("--helper trains cpu or gpu runs beside a main execution; it goes with neither "
                              "--profile ci nor --partial")
-        scratch = Path(tempfile.mkdtemp(prefix=f"reidlib-helper-{args.profile}-"))
-        os.environ["REIDLIB_RESULTS_OUT"] = str(scratch / "results")
-        executed_dir = scratch / "notebooks"
+        scratch = _scratch("helper", args.profile)
         print(f"helper run of the {args.profile} profile: executed notebooks and results in {scratch}")
+        executed_dir = scratch / "notebooks"
     mode = ", smoke" if args.smoke else ", partial" if args.partial else ", helper" if args.helper else ""
     for nb in tqdm(notebooks, desc=f"notebooks ({args.profile}{mode})", unit="notebook"):
         record = execute(nb, args.profile, params, executed_dir, allow_errors=args.partial)

@@ -40,6 +40,14 @@ def seed_config(config: TrainConfig, seed: int, output_root: str | Path | None =
     return dataclasses.replace(cfg, output_dir=str(Path(config.output_dir) / f"s{seed}"))
 
 
+def _finished(cfg: TrainConfig) -> bool:
+    """Whether the run of ``cfg`` (a :func:`seed_config`) has results here or a record from an earlier sitting."""
+    from .records import recorded_results
+
+    return (Path(cfg.output_dir) / "results.json").exists() or recorded_results(
+        cfg.method, cfg.profile, cfg.output_dir, cfg.fingerprint()) is not None
+
+
 def train_unclaimed(configs: list[TrainConfig], seeds: list[int], output_root: str | Path | None = None) -> None:
     """Train, in order, every run of ``configs`` x ``seeds`` that is neither finished nor being trained.
 
@@ -50,7 +58,7 @@ def train_unclaimed(configs: list[TrainConfig], seeds: list[int], output_root: s
     those still in the other's hands. Alone, a process trains them all in
     order, as it would without this pass. Partial mode trains nothing.
     """
-    from .records import partial_mode, recorded_results
+    from .records import partial_mode
     from .runlock import run_state
     from .trainer import train
 
@@ -59,10 +67,8 @@ def train_unclaimed(configs: list[TrainConfig], seeds: list[int], output_root: s
     for config in configs:
         for seed in seeds:
             cfg = seed_config(config, seed, output_root)
-            if run_state(cfg.output_dir) in ("finished", "training") or recorded_results(
-                    cfg.method, cfg.profile, cfg.output_dir, cfg.fingerprint()) is not None:
-                continue
-            train(cfg)
+            if not _finished(cfg) and run_state(cfg.output_dir) != "training":
+                train(cfg)
 
 
 def run_seeds(config: TrainConfig, seeds: list[int], output_root: str | Path | None = None) -> dict:
@@ -77,15 +83,14 @@ def run_seeds(config: TrainConfig, seeds: list[int], output_root: str | Path | N
     carry ``"stand_in": True`` (a chapter draws its pictures from its first
     seed's run, and these are not it).
     """
-    from .records import partial_mode, recorded_results
+    from .records import partial_mode
     from .trainer import train
 
     train_unclaimed([config], seeds, output_root)
     runs, first_missing = [], False
     for seed in seeds:
         cfg = seed_config(config, seed, output_root)
-        if partial_mode() and not (Path(cfg.output_dir) / "results.json").exists() and recorded_results(
-                cfg.method, cfg.profile, cfg.output_dir, cfg.fingerprint()) is None:
+        if partial_mode() and not _finished(cfg):
             first_missing = first_missing or seed == seeds[0]
             continue
         res = train(cfg)
