@@ -146,3 +146,40 @@ def test_missing_or_foreign_weights_are_clear_errors(tmp_path, capsys):
 def test_train_refuses_a_dataset_without_part_labels(capsys):
     assert parse.main(["train", "--dataset", "market1501", "--out", "x.pt"]) == 2
     assert "no ground-truth part labels" in capsys.readouterr().err
+
+
+def test_cached_parts_are_made_once_and_shared_between_processes(tmp_path, monkeypatch):
+    import threading
+
+    import reidlib.paths
+    from reidlib.engine import runlock
+
+    monkeypatch.setattr(reidlib.paths, "REPO_ROOT", tmp_path)
+    real_lock, calls = runlock.run_lock, []
+    monkeypatch.setattr(runlock, "run_lock", lambda *a, **k: real_lock(*a, **{**k, "poll": 0.02}))
+
+    def fake_main(argv):
+        calls.append(argv[0])
+        out = tmp_path / ".cache" / "parser" / ("synth-tiny-3ep.pt" if argv[0] == "train" else "masks-synth-tiny-3ep")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.touch() if argv[0] == "train" else out.mkdir()
+        print(f"{argv[0]} done")
+        return 0
+
+    monkeypatch.setattr(parse, "main", fake_main)
+    folder = tmp_path / ".cache" / "parser"
+    got = []
+    with real_lock(folder, name="synth-tiny-3ep.lock"):  # another process is making them
+        waiter = threading.Thread(target=lambda: got.append(parse.cached_parts("synth-tiny", 3)))
+        waiter.start()
+        waiter.join(0.2)
+        assert waiter.is_alive() and calls == []  # it waits rather than train a second parser
+    waiter.join(5)
+    assert calls == ["train", "masks"]
+    assert got == [(folder / "synth-tiny-3ep.pt", folder / "masks-synth-tiny-3ep")]
+    assert (folder / "masks-synth-tiny-3ep" / "complete").exists()
+    assert parse.cached_parts("synth-tiny", 3) == got[0] and calls == ["train", "masks"]  # made once
+
+    monkeypatch.setattr(parse, "main", lambda argv: print("no such dataset") or 2)
+    with pytest.raises(RuntimeError, match="(?s)parse train --dataset synth-tiny --out .*failed:\nno such dataset"):
+        parse.cached_parts("synth-tiny", 5)

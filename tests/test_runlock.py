@@ -101,3 +101,16 @@ def test_runs_another_process_is_training_are_left_to_it_and_collected_last(tmp_
     runs = run_seeds(a, [0, 1, 2])["runs"]
     assert [seed for _, seed in trained] == [0, 2, 0, 1, 2]  # seeds 0 and 2 first; seed 1 waited for at its turn
     assert [r["seed"] for r in runs] == [0, 1, 2]
+
+
+def test_a_lock_can_guard_other_work_under_its_own_name(tmp_path):
+    messages = []
+    with run_lock(tmp_path, name="write.lock", doing="writing masks into") as path:
+        assert path.name == "write.lock" and not (tmp_path / LOCK_NAME).exists()
+        with pytest.raises(TimeoutError, match="is writing masks into it"):
+            with run_lock(tmp_path, timeout=0.1, poll=0.05, log=messages.append, name="write.lock",
+                          doing="writing masks into"):
+                pass
+        with run_lock(tmp_path, timeout=0.1):  # another name is another lock
+            pass
+    assert len(messages) == 1 and messages[0].endswith(f"which is writing masks into {tmp_path}")

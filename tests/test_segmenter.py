@@ -140,3 +140,31 @@ def test_deeplab_backend_refuses_another_models_weights(tmp_path):
     torch.save(PersonSegmenter(4).state_dict(), tmp_path / "not_deeplab.pth")
     with pytest.raises(ValueError, match="not a DeepLabV3-ResNet50 checkpoint"):
         segment.DeepLabPerson(str(tmp_path / "not_deeplab.pth"))
+
+
+def test_cached_masks_are_written_once_while_another_process_waits(tmp_path, monkeypatch):
+    import threading
+
+    import reidlib.paths
+    from reidlib.engine import runlock
+
+    images = tmp_path / "dataset"
+    images.mkdir()
+    for name in ("a.png", "b.png"):
+        (images / name).touch()
+    monkeypatch.setattr(reidlib.paths, "REPO_ROOT", tmp_path)
+    real_lock, written = runlock.run_lock, []
+    monkeypatch.setattr(runlock, "run_lock", lambda *a, **k: real_lock(*a, **{**k, "poll": 0.02}))
+    monkeypatch.setattr(segment, "load_segmenter", lambda weights: None)
+    monkeypatch.setattr(segment, "segment_into", lambda model, files, root, out, progress: written.extend(files) or [])
+    out = tmp_path / ".cache" / "masks" / "mine"
+    got = []
+    with real_lock(out, name="write.lock"):  # another process is writing the tree
+        waiter = threading.Thread(target=lambda: got.append(segment.cached_masks(images, "mine")))
+        waiter.start()
+        waiter.join(0.2)
+        assert waiter.is_alive() and written == []
+    waiter.join(5)
+    assert got == [out] and sorted(p.name for p in written) == ["a.png", "b.png"]
+    assert (out / "complete").read_text().startswith("2 masks of")
+    assert segment.cached_masks(images, "mine") == out and len(written) == 2  # written once

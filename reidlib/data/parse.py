@@ -26,6 +26,8 @@ given to ``masks``: another SynthReID config is another image folder).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 import time
@@ -166,6 +168,45 @@ def evaluate_tensors(model: torch.nn.Module, images: torch.Tensor, labels: torch
     cm = sum(confusion(predict_parts(model, images[i:i + batch]), labels[i:i + batch])
              for i in range(0, len(images), batch))
     return scores(cm)
+
+
+# ---------------------------------------------------------------------------- cache
+
+def cached_parts(dataset: str, epochs: int = 12) -> tuple[Path, Path]:
+    """A parser trained ``epochs`` epochs, and its parts for every image of ``dataset``, made once.
+
+    What a chapter needs for the parsing-quality ablation: the weights
+    ``.cache/parser/<dataset>-<epochs>ep.pt`` (trained with ``train``'s
+    defaults on the parser's own SynthReID data of the same size) and the
+    predicted label-map tree ``.cache/parser/masks-<dataset>-<epochs>ep``
+    (``masks``), which a ``complete`` file marks as finished. One process
+    makes them (two notebooks side by side ask for the same files); the
+    other waits, then reuses them. Their reports go to a log that a failure
+    raises with.
+
+    Returns:
+        (weights, masks root): pass the root as ``data.mask_root``.
+    """
+    from ..engine.runlock import run_lock
+    from ..paths import REPO_ROOT
+
+    folder = REPO_ROOT / ".cache" / "parser"
+    weights, masks = folder / f"{dataset}-{epochs}ep.pt", folder / f"masks-{dataset}-{epochs}ep"
+    if weights.exists() and (masks / "complete").exists():
+        return weights, masks
+    log = io.StringIO()
+    with run_lock(folder, name=f"{dataset}-{epochs}ep.lock", doing="making a parser in", poll=5.0), \
+            contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        steps = []
+        if not weights.exists():
+            steps.append(["train", "--dataset", dataset, "--out", str(weights), "--epochs", str(epochs)])
+        if not (masks / "complete").exists():
+            steps.append(["masks", "--weights", str(weights), "--dataset", dataset, "--out", str(masks)])
+        for argv in steps:
+            if main([*argv, "--no-progress"]):
+                raise RuntimeError(f"`python -m reidlib.data.parse {' '.join(argv)}` failed:\n{log.getvalue()}")
+        (masks / "complete").write_text(f"parts of {dataset} predicted by {weights.name}\n")
+    return weights, masks
 
 
 # ---------------------------------------------------------------------------- commands

@@ -48,16 +48,23 @@ def _stale(holder: dict) -> bool:
 
 
 @contextmanager
-def run_lock(folder: str | os.PathLike, timeout: float | None = None, poll: float = 30.0, log=print):
+def run_lock(folder: str | os.PathLike, timeout: float | None = None, poll: float = 30.0, log=print,
+             name: str = LOCK_NAME, doing: str = "training"):
     """Hold ``folder/train.lock`` while the block runs; wait while another live process holds it.
+
+    The same lock guards any folder that one process should write while
+    another waits to reuse it (a parser's weights, a mask tree): give it its
+    own ``name`` and say what is being done to the folder with ``doing``.
 
     Args:
         folder: the run's output folder (created if missing).
         timeout: seconds to wait before giving up with :class:`TimeoutError`; None waits as long as it takes.
         poll: seconds between looks at the lock.
         log: where the one "waiting for ..." message goes.
+        name: the lock file's name in ``folder``.
+        doing: what the holder does to ``folder``, for the messages.
     """
-    path = Path(folder) / LOCK_NAME
+    path = Path(folder) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     me = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     start, told = time.monotonic(), False
@@ -71,10 +78,10 @@ def run_lock(folder: str | os.PathLike, timeout: float | None = None, poll: floa
                 continue
             who = f"process {holder['pid']} on {holder['host']} (since {holder['since']})" if holder else "another process"
             if timeout is not None and time.monotonic() - start >= timeout:
-                raise TimeoutError(f"{path.parent} is being trained by {who}; wait for it to finish, "
+                raise TimeoutError(f"{path.parent}: {who} is {doing} it; wait for it to finish, "
                                    f"or delete {path} if that process is gone") from None
             if not told:
-                log(f"waiting for {who}, which is training {path.parent}")
+                log(f"waiting for {who}, which is {doing} {path.parent}")
                 told = True
             time.sleep(poll)
             continue
