@@ -50,7 +50,7 @@ def _stale(holder: dict) -> bool:
 @contextmanager
 def run_lock(folder: str | os.PathLike, timeout: float | None = None, poll: float = 30.0, log=print,
              name: str = LOCK_NAME, doing: str = "training"):
-    """Hold ``folder/train.lock`` while the block runs; wait while another live process holds it.
+    """Hold ``folder/<name>`` (``train.lock``) while the block runs; wait while another live process holds it.
 
     The same lock guards any folder that one process should write while
     another waits to reuse it (a parser's weights, a mask tree): give it its
