@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reidlib.engine.runlock import LOCK_NAME, run_lock
+from reidlib.engine.runlock import LOCK_NAME, claim, run_lock
 
 
 def test_the_lock_names_its_owner_and_goes_when_the_block_ends(tmp_path):
@@ -28,13 +28,64 @@ def test_the_lock_goes_when_the_block_fails(tmp_path):
     assert not (tmp_path / LOCK_NAME).exists()
 
 
-def test_a_live_owner_is_waited_for_and_named(tmp_path):
+def _held_by(folder: Path, pid: int, name: str = LOCK_NAME) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(json.dumps({"host": socket.gethostname(), "pid": pid, "since": "now"}))
+    return folder / name
+
+
+def test_a_live_owner_is_waited_for_and_named(tmp_path, other_process):
     messages = []
-    with run_lock(tmp_path):
-        with pytest.raises(TimeoutError, match=f"process {os.getpid()} on .*delete .*{LOCK_NAME}"):
-            with run_lock(tmp_path, timeout=0.2, poll=0.05, log=messages.append):
-                pass
+    _held_by(tmp_path, other_process)
+    with pytest.raises(TimeoutError, match=f"process {other_process} on .*delete .*{LOCK_NAME}"):
+        with run_lock(tmp_path, timeout=0.2, poll=0.05, log=messages.append):
+            pass
     assert len(messages) == 1 and "waiting for process" in messages[0]
+    assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == other_process  # not taken from its owner
+
+
+def test_a_claim_takes_a_free_lock_and_leaves_a_held_one(tmp_path, other_process):
+    with claim(tmp_path / "free") as mine:
+        assert mine and json.loads((tmp_path / "free" / LOCK_NAME).read_text())["pid"] == os.getpid()
+        with run_lock(tmp_path / "free", timeout=0.1, log=pytest.fail):  # the trainer's own lock goes straight in
+            pass
+        assert (tmp_path / "free" / LOCK_NAME).exists()  # still the claim's until its block ends
+    assert not (tmp_path / "free" / LOCK_NAME).exists()
+
+    held = _held_by(tmp_path / "held", other_process)
+    with claim(tmp_path / "held") as mine:
+        assert not mine
+    assert json.loads(held.read_text())["pid"] == other_process
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    _held_by(tmp_path / "stale", int(gone.stdout))
+    with claim(tmp_path / "stale") as mine:
+        assert mine
+
+
+_CLAIMANT = """
+import sys, time
+from pathlib import Path
+from reidlib.engine.runlock import claim
+folder, me = Path(sys.argv[1]), sys.argv[2]
+(folder.parent / f"ready-{me}").touch()
+while not (folder.parent / "go").exists():  # both claim at the same moment
+    time.sleep(0.001)
+with claim(folder) as mine:
+    time.sleep(1.0)
+    print(mine)
+"""
+
+
+def test_two_processes_claiming_one_run_together_get_it_once(tmp_path):
+    procs = [subprocess.Popen([sys.executable, "-c", _CLAIMANT, str(tmp_path / "run"), str(i)], stdout=subprocess.PIPE,
+                              text=True, cwd=Path(__file__).parents[1]) for i in range(2)]
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"ready-{i}").exists() for i in range(2)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (tmp_path / "go").touch()
+    answers = sorted(p.communicate(timeout=60)[0].strip() for p in procs)
+    assert answers == ["False", "True"]
 
 
 def test_a_waiting_process_goes_on_once_the_owner_is_done(tmp_path):
@@ -103,14 +154,15 @@ def test_runs_another_process_is_training_are_left_to_it_and_collected_last(tmp_
     assert [r["seed"] for r in runs] == [0, 1, 2]
 
 
-def test_a_lock_can_guard_other_work_under_its_own_name(tmp_path):
-    messages = []
+def test_a_lock_can_guard_other_work_under_its_own_name(tmp_path, other_process):
     with run_lock(tmp_path, name="write.lock", doing="writing masks into") as path:
         assert path.name == "write.lock" and not (tmp_path / LOCK_NAME).exists()
-        with pytest.raises(TimeoutError, match="is writing masks into it"):
-            with run_lock(tmp_path, timeout=0.1, poll=0.05, log=messages.append, name="write.lock",
-                          doing="writing masks into"):
-                pass
-        with run_lock(tmp_path, timeout=0.1):  # another name is another lock
+    messages = []
+    _held_by(tmp_path, other_process, name="write.lock")
+    with pytest.raises(TimeoutError, match="is writing masks into it"):
+        with run_lock(tmp_path, timeout=0.1, poll=0.05, log=messages.append, name="write.lock",
+                      doing="writing masks into"):
             pass
+    with run_lock(tmp_path, timeout=0.1):  # another name is another lock
+        pass
     assert len(messages) == 1 and messages[0].endswith(f"which is writing masks into {tmp_path}")

@@ -10,7 +10,9 @@ The lock is a file ``train.lock`` in the run folder holding the owner's host
 and process id. A lock left by a process that no longer exists on this host
 (a killed run) is taken over; a lock held from another host cannot be
 checked, so it is waited on like a live one. :func:`run_state` reads the
-same file to tell a run being trained from one that was cut off.
+same file to tell a run being trained from one that was cut off, and
+:func:`claim` takes a lock only if it is free, so that two processes
+sharing out runs never both set out to train the same one.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,10 +50,61 @@ def _stale(holder: dict) -> bool:
     return holder.get("host") == socket.gethostname() and not _alive(int(holder.get("pid", -1)))
 
 
+def _me() -> dict:
+    return {"host": socket.gethostname(), "pid": os.getpid(), "thread": threading.get_ident(),
+            "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def _mine(holder: dict | None) -> bool:
+    """Whether this thread of this process holds the lock (another thread waits like another process)."""
+    return holder is not None and all(holder.get(k) == v for k, v in _me().items() if k != "since")
+
+
+def _try_take(path: Path) -> bool:
+    """Create the lock file naming this process; False when it exists (stale locks are removed first)."""
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            holder = _holder(path)
+            if holder is not None and _stale(holder):
+                path.unlink(missing_ok=True)  # its process is gone: a killed run, resumable from its checkpoint
+                continue
+            return False
+        with os.fdopen(fd, "w") as f:
+            json.dump(_me(), f)
+        return True
+
+
+@contextmanager
+def claim(folder: str | os.PathLike, name: str = LOCK_NAME):
+    """Take ``folder/<name>`` if no live process holds it, without waiting; yields whether this process got it.
+
+    Checking :func:`run_state` and then training leaves a gap in which a
+    second process can make the same check; taking the lock is the check.
+    While the block runs, :func:`run_lock` on the same folder in this
+    process goes straight in (the trainer's own lock).
+    """
+    path = Path(folder) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if _mine(_holder(path)):
+        yield True
+        return
+    taken = _try_take(path)
+    try:
+        yield taken
+    finally:
+        if taken:
+            path.unlink(missing_ok=True)
+
+
 @contextmanager
 def run_lock(folder: str | os.PathLike, timeout: float | None = None, poll: float = 30.0, log=print,
              name: str = LOCK_NAME, doing: str = "training"):
     """Hold ``folder/<name>`` (``train.lock``) while the block runs; wait while another live process holds it.
+
+    A lock this process holds already (taken by :func:`claim`) is gone into
+    at once and left to its owner to release.
 
     The same lock guards any folder that one process should write while
     another waits to reuse it (a parser's weights, a mask tree): give it its
@@ -66,28 +120,20 @@ def run_lock(folder: str | os.PathLike, timeout: float | None = None, poll: floa
     """
     path = Path(folder) / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    me = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    if _mine(_holder(path)):  # taken by this process already (claim): held by the outer block
+        yield path
+        return
     start, told = time.monotonic(), False
-    while True:
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            holder = _holder(path)
-            if holder is not None and _stale(holder):
-                path.unlink(missing_ok=True)  # its process is gone: a killed run, resumable from its checkpoint
-                continue
-            who = f"process {holder['pid']} on {holder['host']} (since {holder['since']})" if holder else "another process"
-            if timeout is not None and time.monotonic() - start >= timeout:
-                raise TimeoutError(f"{path.parent}: {who} is {doing} it; wait for it to finish, "
-                                   f"or delete {path} if that process is gone") from None
-            if not told:
-                log(f"waiting for {who}, which is {doing} {path.parent}")
-                told = True
-            time.sleep(poll)
-            continue
-        with os.fdopen(fd, "w") as f:
-            json.dump(me, f)
-        break
+    while not _try_take(path):
+        holder = _holder(path)
+        who = f"process {holder['pid']} on {holder['host']} (since {holder['since']})" if holder else "another process"
+        if timeout is not None and time.monotonic() - start >= timeout:
+            raise TimeoutError(f"{path.parent}: {who} is {doing} it; wait for it to finish, "
+                               f"or delete {path} if that process is gone") from None
+        if not told:
+            log(f"waiting for {who}, which is {doing} {path.parent}")
+            told = True
+        time.sleep(poll)
     try:
         yield path
     finally:

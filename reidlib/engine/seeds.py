@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -55,20 +56,30 @@ def train_unclaimed(configs: list[TrainConfig], seeds: list[int], output_root: s
     notebooks executed side by side, see ``reidlib.notebooks --helper``) is
     passed over rather than waited for, so the two processes share out the
     runs between them; the callers then collect every run, waiting only for
-    those still in the other's hands. Alone, a process trains them all in
-    order, as it would without this pass. Partial mode trains nothing.
+    those still in the other's hands. A run is claimed by taking its lock
+    (:func:`~reidlib.engine.runlock.claim`), so two processes arriving at it
+    together never both train it. Alone, a process trains them all in order,
+    as it would without this pass; so do the ranks of one ``torchrun`` job,
+    which train each run together. Partial mode trains nothing.
     """
     from .records import partial_mode
-    from .runlock import run_state
+    from .runlock import claim
     from .trainer import train
 
     if partial_mode():
         return
+    together = int(os.environ.get("WORLD_SIZE", "1")) > 1  # torchrun: every rank trains every run, in step
     for config in configs:
         for seed in seeds:
             cfg = seed_config(config, seed, output_root)
-            if not _finished(cfg) and run_state(cfg.output_dir) != "training":
+            if _finished(cfg):
+                continue
+            if together:
                 train(cfg)
+                continue
+            with claim(cfg.output_dir) as mine:  # taking the lock is the check: no two processes start one run
+                if mine:
+                    train(cfg)
 
 
 def run_seeds(config: TrainConfig, seeds: list[int], output_root: str | Path | None = None) -> dict:
