@@ -154,6 +154,34 @@ def test_ensure_reuses_complete_and_regenerates_incomplete(tmp_path, monkeypatch
     assert file_hashes(root) == before
 
 
+def test_ensure_generates_once_while_another_process_waits(tmp_path, monkeypatch):
+    import threading
+
+    from reidlib.engine import runlock
+
+    real_lock, made = runlock.run_lock, []
+    monkeypatch.setattr(runlock, "run_lock", lambda *a, **k: real_lock(*a, **{**k, "poll": 0.02}))
+
+    def fake_generate(out, *args, **kwargs):  # what the real generator leaves: a folder of images
+        made.append(out)
+        (Path(out) / "query").mkdir(parents=True)
+
+    monkeypatch.setattr(gen_module, "generate", fake_generate)
+    key = gen_module.config_key(make_config("tiny", **FEW), 0)[:12]
+    got = []
+    with real_lock(tmp_path, name=f"tiny-s0-{key}.lock"):  # another process is generating it
+        waiter = threading.Thread(target=lambda: got.append(ensure("tiny", cache_dir=tmp_path, progress=False, **FEW)))
+        waiter.start()
+        waiter.join(0.3)
+        assert waiter.is_alive() and made == []  # it waits rather than generate into the same folder
+        # the other process finishes: its folder is complete
+        (tmp_path / f"tiny-s0-{key}" / "query").mkdir(parents=True)
+        (tmp_path / f"tiny-s0-{key}" / gen_module.COMPLETE_MARKER).write_text("done\n")
+    waiter.join(5)
+    assert got == [tmp_path / f"tiny-s0-{key}"] and made == []  # reused what the other wrote
+    assert (tmp_path / f"tiny-s0-{key}" / "query").is_dir()
+
+
 def test_colour_histograms_of_arrays_equal_those_of_files(tmp_path):
     import numpy as np
     from PIL import Image
