@@ -59,6 +59,8 @@ class Claim:
     """The paper says ``metric`` goes from variant ``without`` to ``with_`` by ``paper_delta`` (points).
 
     A claim read off a figure gives ``paper_delta=None`` and its ``direction`` (+1 / -1).
+    A claim that the effect is small ("costs a little") gives its bound ``at_most``
+    in points (see :func:`reidlib.claims.compare`); say the bound in the label.
     """
 
     label: str
@@ -67,6 +69,7 @@ class Claim:
     metric: str
     paper_delta: float | None
     direction: int = 0
+    at_most: float | None = None
 
 
 def judge(runs: dict[str, list[dict]], claims: list[Claim]) -> pd.DataFrame:
@@ -76,7 +79,7 @@ def judge(runs: dict[str, list[dict]], claims: list[Claim]) -> pd.DataFrame:
         a = {r["seed"]: r[c.metric] for r in runs[c.without]}
         b = {r["seed"]: r[c.metric] for r in runs[c.with_]}
         seeds = sorted(set(a) & set(b))
-        res = compare([100 * a[s] for s in seeds], [100 * b[s] for s in seeds], c.paper_delta, c.direction)
+        res = compare([100 * a[s] for s in seeds], [100 * b[s] for s in seeds], c.paper_delta, c.direction, c.at_most)
         rows.append({"claim": c.label, "metric": c.metric, "paper": res["paper"], "ours": res["ours"],
                      "± se": res["se"], "seeds": res["n"], "verdict": res["verdict"]})
     return pd.DataFrame(rows).set_index("claim")

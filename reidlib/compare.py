@@ -19,7 +19,7 @@ import pandas as pd
 
 from .ablation import run_configs
 from .engine import make_config
-from .claims import compare
+from .claims import CALLS, compare
 from .models import fanet, ftn, mgcam
 
 # Random backgrounds for augmentation: empty scenes of a SynthReID family no test set is drawn from.
@@ -77,7 +77,6 @@ def differences(runs: dict[str, list[dict]], metric: str, baseline: str = BASELI
     ``verdict`` reads: *better* (reproduced as "beats the baseline"), *worse*
     (the opposite beyond twice the standard error) or *no difference called*.
     """
-    words = {"reproduced": "better", "not reproduced": "worse", "inconclusive": "no difference called"}
     base = {r["seed"]: r[metric] for r in runs[baseline]}
     rows = []
     for label, results in runs.items():
@@ -87,7 +86,7 @@ def differences(runs: dict[str, list[dict]], metric: str, baseline: str = BASELI
         seeds = sorted(set(base) & set(mine))
         res = compare([100 * base[s] for s in seeds], [100 * mine[s] for s in seeds], None, +1)
         rows.append({"entry": label, "metric": metric, "difference": res["ours"], "± se": res["se"],
-                     "seeds": res["n"], "verdict": words[res["verdict"]]})
+                     "seeds": res["n"], "verdict": CALLS[res["verdict"]]})
     return pd.DataFrame(rows).set_index("entry")
 
 

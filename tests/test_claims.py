@@ -63,3 +63,26 @@ def test_claims_table_restores_the_judge_column_order_and_rounds(tmp_path):
     assert list(table.columns) == ["metric", "paper", "ours", "± se", "seeds", "verdict"]
     assert table.loc["new beats base", "ours"] == 5.67  # (4.9999 + 6 + 6) / 3 points, to 2 digits
     assert table.loc["new beats base", "verdict"] == judged.loc["new beats base", "verdict"]
+
+
+def test_a_claim_of_a_small_effect_fails_when_ours_is_far_larger_than_its_bound():
+    # "costs a little" (paper: -2.5 points, bound 5): a 37-point cost has the sign but not the size.
+    big = compare([80.0, 79.0, 81.0], [43.0, 42.5, 44.0], paper_delta=-2.5, at_most=5.0)
+    assert big["verdict"] == "not reproduced" and big["ours"] == pytest.approx(-36.83, abs=0.01)
+    assert compare([80.0, 79.0, 81.0], [43.0, 42.5, 44.0], paper_delta=-2.5)["verdict"] == "reproduced"  # sign alone
+    small = compare([80.0, 79.0, 81.0], [77.0, 76.5, 78.5], paper_delta=-2.5, at_most=5.0)
+    assert small["verdict"] == "reproduced"
+    # Larger than the bound, but not beyond twice the standard error: the claim stands.
+    noisy = compare([80.0, 70.0, 90.0], [72.0, 60.0, 86.0], paper_delta=-2.5, at_most=5.0)
+    assert noisy["ours"] < -5.0 and noisy["verdict"] != "not reproduced"
+    with pytest.raises(ValueError, match="at_most"):
+        compare([1, 2, 3], [1, 2, 3], paper_delta=-1.0, at_most=-1.0)
+
+
+def test_judge_passes_a_claims_bound():
+    from reidlib.ablation import Claim, judge
+
+    runs = {"a": [{"seed": s, "rank1": 0.8} for s in range(3)],
+            "b": [{"seed": s, "rank1": v} for s, v in enumerate((0.40, 0.42, 0.41))]}
+    assert judge(runs, [Claim("b costs a little", "a", "b", "rank1", -2.5)]).iloc[0]["verdict"] == "reproduced"
+    assert judge(runs, [Claim("b costs a little", "a", "b", "rank1", -2.5, at_most=5.0)]).iloc[0]["verdict"] == "not reproduced"
