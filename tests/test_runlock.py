@@ -154,6 +154,28 @@ def test_runs_another_process_is_training_are_left_to_it_and_collected_last(tmp_
     assert [r["seed"] for r in runs] == [0, 1, 2]
 
 
+def test_the_ranks_of_a_torchrun_job_train_every_run_and_claim_none(tmp_path, monkeypatch, other_process):
+    from reidlib.engine import make_config, trainer
+    from reidlib.engine.seeds import seed_config, train_unclaimed
+
+    monkeypatch.setattr(trainer, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.delenv("REIDLIB_PARTIAL", raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    trained = []
+    monkeypatch.setattr(trainer, "train", lambda cfg: trained.append(cfg.seed))
+    a = make_config("ide", "cpu", "synth-tiny")
+    busy = seed_config(a, 1)  # locked by rank 0, say: rank 1 must still train it, in step
+    Path(busy.output_dir).mkdir(parents=True)
+    (Path(busy.output_dir) / LOCK_NAME).write_text(
+        json.dumps({"host": socket.gethostname(), "pid": other_process, "since": "now"}))
+    train_unclaimed([a], [0, 1])
+    assert trained == [0, 1]
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    trained.clear()
+    train_unclaimed([a], [0, 1])
+    assert trained == [0]  # one process alone leaves the held run to its owner
+
+
 def test_a_lock_can_guard_other_work_under_its_own_name(tmp_path, other_process):
     with run_lock(tmp_path, name="write.lock", doing="writing masks into") as path:
         assert path.name == "write.lock" and not (tmp_path / LOCK_NAME).exists()
@@ -166,3 +188,32 @@ def test_a_lock_can_guard_other_work_under_its_own_name(tmp_path, other_process)
     with run_lock(tmp_path, timeout=0.1):  # another name is another lock
         pass
     assert len(messages) == 1 and messages[0].endswith(f"which is writing masks into {tmp_path}")
+
+
+def test_build_once_builds_what_is_missing_and_reuses_what_the_awaited_process_built(tmp_path, other_process):
+    from reidlib.engine.runlock import build_once
+
+    marker, built = tmp_path / "out" / "complete", []
+
+    def build():
+        built.append(1)
+        marker.parent.mkdir(exist_ok=True)
+        marker.write_text("done\n")
+
+    build_once(marker.exists, build, tmp_path, "out.lock", "building")
+    build_once(marker.exists, build, tmp_path, "out.lock", "building")
+    assert built == [1] and not (tmp_path / "out.lock").exists()
+
+    # Another process holds the lock and finishes the build while this one waits: nothing is built twice.
+    marker.unlink()
+    lock = tmp_path / "out.lock"
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": other_process, "since": "now"}))
+
+    def the_other_finishes():
+        time.sleep(0.3)
+        marker.write_text("done by the other\n")
+        lock.unlink()
+
+    threading.Thread(target=the_other_finishes).start()
+    build_once(marker.exists, build, tmp_path, "out.lock", "building", poll=0.05)
+    assert built == [1] and marker.read_text() == "done by the other\n"

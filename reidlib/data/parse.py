@@ -187,25 +187,27 @@ def cached_parts(dataset: str, epochs: int = 12) -> tuple[Path, Path]:
     Returns:
         (weights, masks root): pass the root as ``data.mask_root``.
     """
-    from ..engine.runlock import run_lock
+    from ..engine.runlock import build_once
     from ..paths import REPO_ROOT
 
     folder = REPO_ROOT / ".cache" / "parser"
     weights, masks = folder / f"{dataset}-{epochs}ep.pt", folder / f"masks-{dataset}-{epochs}ep"
-    if weights.exists() and (masks / "complete").exists():
-        return weights, masks
-    log = io.StringIO()
-    with run_lock(folder, name=f"{dataset}-{epochs}ep.lock", doing="making a parser in", poll=5.0), \
-            contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+
+    def build():  # only the steps still missing: trained weights survive a cut-off mask pass
+        log = io.StringIO()
         steps = []
         if not weights.exists():
             steps.append(["train", "--dataset", dataset, "--out", str(weights), "--epochs", str(epochs)])
         if not (masks / "complete").exists():
             steps.append(["masks", "--weights", str(weights), "--dataset", dataset, "--out", str(masks)])
-        for argv in steps:
-            if main([*argv, "--no-progress"]):
-                raise RuntimeError(f"`python -m reidlib.data.parse {' '.join(argv)}` failed:\n{log.getvalue()}")
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            for argv in steps:
+                if main([*argv, "--no-progress"]):
+                    raise RuntimeError(f"`python -m reidlib.data.parse {' '.join(argv)}` failed:\n{log.getvalue()}")
         (masks / "complete").write_text(f"parts of {dataset} predicted by {weights.name}\n")
+
+    build_once(lambda: weights.exists() and (masks / "complete").exists(), build, folder,
+               f"{dataset}-{epochs}ep.lock", "making a parser in")
     return weights, masks
 
 

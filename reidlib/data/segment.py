@@ -220,22 +220,22 @@ def cached_masks(images_root: str | Path, name: str, progress: bool = True) -> P
     notebooks side by side ask for the same tree): the other waits, then
     reuses it.
     """
-    from ..engine.runlock import run_lock
+    from ..engine.runlock import build_once
     from ..paths import REPO_ROOT
 
     images_root = Path(images_root).resolve()
     if not images_root.is_dir():
         raise FileNotFoundError(f"no dataset folder at {images_root}")
     out = REPO_ROOT / ".cache" / "masks" / name
-    if (out / "complete").exists():
-        return out
-    with run_lock(out, name="write.lock", doing="writing masks into", poll=5.0):
-        if not (out / "complete").exists():
-            # The cache may sit inside the dataset folder (a dataset kept in the repository).
-            files = find_images(images_root, skip=(images_root / "masks", out))
-            for _ in segment_into(load_segmenter(WEIGHTS), files, images_root, out, progress=progress):
-                pass
-            (out / "complete").write_text(f"{len(files)} masks of {images_root}\n")
+
+    def build():
+        # The cache may sit inside the dataset folder (a dataset kept in the repository).
+        files = find_images(images_root, skip=(images_root / "masks", out))
+        for _ in segment_into(load_segmenter(WEIGHTS), files, images_root, out, progress=progress):
+            pass
+        (out / "complete").write_text(f"{len(files)} masks of {images_root}\n")
+
+    build_once((out / "complete").exists, build, out, "write.lock", "writing masks into")
     return out
 
 

@@ -29,9 +29,14 @@ class DistInfo:
         return self.world_size > 1
 
 
+def env_world_size() -> int:
+    """How many processes torchrun started for this job (1 without torchrun), read from ``WORLD_SIZE``."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def setup(device_type: str) -> DistInfo:
     """Join the process group that torchrun described in the environment (or stay single-process)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = env_world_size()
     if world <= 1:
         return DistInfo()
     info = DistInfo(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))

@@ -22,6 +22,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -138,6 +139,23 @@ def run_lock(folder: str | os.PathLike, timeout: float | None = None, poll: floa
         yield path
     finally:
         path.unlink(missing_ok=True)
+
+
+def build_once(done: Callable[[], bool], build: Callable[[], None], folder: str | os.PathLike, name: str,
+               doing: str, poll: float = 5.0) -> None:
+    """Call ``build`` unless ``done()`` says its output is there; one process builds, the others reuse.
+
+    For caches that notebooks side by side may ask for together (a
+    generated dataset, a mask tree, a parser): ``done`` is asked again once
+    the lock ``folder/<name>`` is held, because the process waited for has
+    usually built it by then. ``build`` must leave ``done()`` true (write its
+    completion marker last, so a cut-off build is redone).
+    """
+    if done():
+        return
+    with run_lock(folder, name=name, doing=doing, poll=poll):
+        if not done():
+            build()
 
 
 def run_state(folder: str | os.PathLike) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import numpy as np
@@ -62,13 +61,14 @@ def train_unclaimed(configs: list[TrainConfig], seeds: list[int], output_root: s
     as it would without this pass; so do the ranks of one ``torchrun`` job,
     which train each run together. Partial mode trains nothing.
     """
+    from .distributed import env_world_size
     from .records import partial_mode
     from .runlock import claim
     from .trainer import train
 
     if partial_mode():
         return
-    together = int(os.environ.get("WORLD_SIZE", "1")) > 1  # torchrun: every rank trains every run, in step
+    together = env_world_size() > 1  # torchrun: every rank trains every run, in step
     for config in configs:
         for seed in seeds:
             cfg = seed_config(config, seed, output_root)
