@@ -30,8 +30,7 @@ COLUMNS = ["chapter", "method", "paper", "where", "dataset", "claim", "metric", 
 
 # Names of the chapters' claim lists that are not a paper's table.
 WHERE = {"k": "k sweep", "p": "augmentation p", "unseen": "unseen scenes", "rerank": "re-ranking",
-         "decoder": "decoder", "findings": "Fig. 3 findings", "mask": "mask quality", "video": "tracklets (MARS protocol)",
-         "parts": "predicted parts"}
+         "decoder": "decoder", "findings": "Fig. 3 findings", "mask": "mask quality", "video": "tracklets (MARS protocol)"}
 
 
 def _where(key: str) -> str:
