@@ -17,7 +17,7 @@ from .results import load_results
 
 # Reproduction chapters: notebook name -> (method, paper file number) as the book names them.
 CHAPTERS = {
-    "bgbias": ("Background bias, person-region pooling", "002"),
+    "bgbias": ("Background bias", "002"),
     "fanet": ("FA-Net", "000"),
     "ftn": ("FTN", "001"),
     "mgcam": ("MGCAM", "003"),
