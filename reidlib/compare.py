@@ -137,3 +137,83 @@ def retest(runs: dict[str, list[dict]], tests: dict[str, dict], device: str = "a
                 scores = evaluate_run(r, {**overrides, **masks}, device=device)
                 rows.append({"entry": label, "seed": r["seed"], "test": test, **{m: scores[m] for m in metrics}})
     return pd.DataFrame(rows)
+
+
+def _test_change(records: list[dict], test: str, reference: str, metric: str) -> dict[str, list[dict]]:
+    """``entry -> [{"seed", metric}]``: ``test``'s metric minus ``reference``'s, seed by seed (fractions)."""
+    frame = pd.DataFrame(records)
+    pivot = frame.pivot_table(index=["entry", "seed"], columns="test", values=metric, sort=False)
+    change = (pivot[test] - pivot[reference]).dropna()
+    out: dict[str, list[dict]] = {}
+    for (label, seed), value in change.items():
+        out.setdefault(label, []).append({"seed": seed, metric: float(value)})
+    return out
+
+
+def verdicts(shown: dict, metric: str = "rank1", baseline: str = BASELINE) -> pd.DataFrame:
+    """Every entry against the baseline on each of the chapter's questions, by the book's rule.
+
+    ``shown`` is the chapter's results (as saved). Columns, where ``shown``
+    has the results they need (points; paired by seed; positive = better than
+    the baseline):
+
+    * *accuracy*: the entry's ``metric`` minus the baseline's;
+    * *random-background drop*: how much less the entry loses on
+      random-background test images than the baseline does;
+    * *unseen-scenes drop*: the same for test scenes of an unseen family;
+    * *real data*: trained and tested on the real dataset;
+    * *transfer*: trained on SynthReID, tested on the real dataset.
+
+    Each cell reads "difference ± se (verdict)", the verdict being *better*,
+    *worse* or *no difference called* (:func:`differences`); a cell whose
+    entry has no runs paired with the baseline's is empty (NaN).
+    """
+    questions: dict[str, dict[str, list[dict]]] = {"accuracy": shown["main"]}
+    if shown.get("robustness"):
+        questions["random-background drop"] = _test_change(shown["robustness"], "random_background", "original", metric)
+    if shown.get("unseen"):
+        questions["unseen-scenes drop"] = _test_change(shown["unseen"], "unseen scenes", "same scenes", metric)
+    real = shown.get("real") or {}
+    if real.get("trained"):
+        questions["real data"] = real["trained"]
+    if real.get("transfer"):
+        transfer: dict[str, list[dict]] = {}
+        for r in real["transfer"]:
+            transfer.setdefault(r["entry"], []).append({"seed": r["seed"], metric: r[metric]})
+        questions["transfer"] = transfer
+    columns = {}
+    for question, per_seed in questions.items():
+        if not any(per_seed.values()):  # e.g. a partial run before any real-data run is trained
+            continue
+        if baseline not in per_seed:
+            raise KeyError(f"{question}: no results of the baseline {baseline!r}; the entries are {list(per_seed)}")
+        d = differences(per_seed, metric, baseline)
+        columns[question] = {label: f"{row['difference']:+.1f} ± {row['± se']:.1f} ({row['verdict']})"
+                             for label, row in d.iterrows() if row["seeds"] > 0}  # no runs: left empty
+    known = [e.label for e in ENTRIES]  # the table's order (saved results have their keys sorted)
+    order = sorted((label for label in shown["main"] if label != baseline),
+                   key=lambda label: known.index(label) if label in known else len(known))
+    return pd.DataFrame(columns).reindex(order).rename_axis("entry")
+
+
+def dial_changes(dial: list[dict], metric: str = "rank1") -> pd.DataFrame:
+    """Each entry's ``metric`` at the largest ``bg_share`` minus at the smallest, by the book's rule.
+
+    ``dial`` holds ``{"bg_share", "entry", "seed", metric}`` rows. The
+    verdict says whether accuracy *rises* or *falls* as the shared background
+    grows, or *no change called*, paired by seed.
+    """
+    frame = pd.DataFrame(dial)
+    low, high = frame["bg_share"].min(), frame["bg_share"].max()
+    if low == high:
+        raise ValueError(f"the bias dial needs two bg_share settings; all rows have {low}")
+    words = {"reproduced": "rises", "not reproduced": "falls", "inconclusive": "no change called"}
+    rows = []
+    for label, rows_of in frame.groupby("entry", sort=False):
+        at = {share: dict(zip(g["seed"], g[metric])) for share, g in rows_of.groupby("bg_share")}
+        seeds = sorted(set(at.get(low, {})) & set(at.get(high, {})))
+        res = compare([100 * at[low][s] for s in seeds], [100 * at[high][s] for s in seeds], None, +1)
+        rows.append({"entry": label, f"bg_share {low:g}": 100 * np.mean([at[low][s] for s in seeds]) if seeds else np.nan,
+                     f"bg_share {high:g}": 100 * np.mean([at[high][s] for s in seeds]) if seeds else np.nan,
+                     "change": res["ours"], "± se": res["se"], "seeds": res["n"], "verdict": words[res["verdict"]]})
+    return pd.DataFrame(rows).set_index("entry")

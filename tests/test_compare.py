@@ -61,3 +61,44 @@ def test_drops_are_per_seed_differences_from_the_reference_in_points():
 def test_mean_std_table_formats_percent():
     t = compare.mean_std_table({"x": runs([0.5, 0.7])}, ("rank1",))
     assert t.loc["x", "rank1"] == "60.0 ± 14.1"
+
+
+def variant_rows(label, original, random):
+    return ([{"entry": label, "seed": s, "test": "original", "rank1": v} for s, v in enumerate(original)]
+            + [{"entry": label, "seed": s, "test": "random_background", "rank1": v} for s, v in enumerate(random)])
+
+
+def test_verdicts_judge_each_question_against_the_baseline_seed_by_seed():
+    base, other = compare.BASELINE, "FA-Net"
+    shown = {
+        "main": {other: runs([0.60, 0.62, 0.64]), base: runs([0.50, 0.52, 0.54])},
+        # the baseline loses 30 points on random backgrounds, FA-Net 10: it loses 20 less
+        "robustness": variant_rows(base, [0.5, 0.5, 0.5], [0.2, 0.21, 0.19])
+                      + variant_rows(other, [0.6, 0.6, 0.6], [0.5, 0.49, 0.51]),
+        "real": {"trained": {base: [], other: []},  # none trained yet (a partial run): no column
+                 "transfer": [{"entry": label, "seed": s, "test": "CUHK01", "rank1": v}
+                              for label, vs in ((base, [0.10, 0.12, 0.08]), (other, [0.30, 0.05, 0.14]))
+                              for s, v in enumerate(vs)]},
+    }
+    table = compare.verdicts(shown)
+    assert list(table.index) == [other]
+    assert list(table.columns) == ["accuracy", "random-background drop", "transfer"]
+    assert table.loc[other, "accuracy"].startswith("+10.0 ± 0.0 (better)")
+    assert table.loc[other, "random-background drop"].startswith("+20.0") and table.loc[other, "random-background drop"].endswith("(better)")
+    assert table.loc[other, "transfer"].endswith("(no difference called)")
+    with pytest.raises(KeyError, match="no results of the baseline"):
+        compare.verdicts({"main": {other: runs([0.6, 0.6, 0.6])}})
+
+
+def test_dial_changes_call_a_rise_a_fall_or_no_change():
+    dial = [{"bg_share": share, "entry": label, "seed": s, "rank1": v}
+            for label, by_share in {"rises": {0.0: [0.5, 0.5, 0.5], 1.0: [0.7, 0.71, 0.69]},
+                                    "falls": {0.0: [0.5, 0.5, 0.5], 1.0: [0.3, 0.31, 0.29]},
+                                    "noisy": {0.0: [0.5, 0.5, 0.5], 1.0: [0.8, 0.2, 0.5]}}.items()
+            for share, values in by_share.items() for s, v in enumerate(values)]
+    table = compare.dial_changes(dial)
+    assert table["verdict"].to_dict() == {"rises": "rises", "falls": "falls", "noisy": "no change called"}
+    assert table.loc["rises", "change"] == pytest.approx(20.0)
+    assert table.loc["falls", "bg_share 0"] == pytest.approx(50.0)
+    with pytest.raises(ValueError, match="two bg_share settings"):
+        compare.dial_changes([r for r in dial if r["bg_share"] == 0.0])
