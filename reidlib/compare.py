@@ -164,7 +164,7 @@ def verdicts(shown: dict, metric: str = "rank1", baseline: str = BASELINE) -> pd
     * *real data*: trained and tested on the real dataset;
     * *transfer*: trained on SynthReID, tested on the real dataset.
 
-    Each cell reads "difference ± se (verdict)", the verdict being *better*,
+    Each cell reads "verdict (difference ± se)", the verdict being *better*,
     *worse* or *no difference called* (:func:`differences`); a cell whose
     entry has no runs paired with the baseline's is empty (NaN).
     """
@@ -188,7 +188,7 @@ def verdicts(shown: dict, metric: str = "rank1", baseline: str = BASELINE) -> pd
         if baseline not in per_seed:
             raise KeyError(f"{question}: no results of the baseline {baseline!r}; the entries are {list(per_seed)}")
         d = differences(per_seed, metric, baseline)
-        columns[question] = {label: f"{row['difference']:+.1f} ± {row['± se']:.1f} ({row['verdict']})"
+        columns[question] = {label: f"{row['verdict']} ({row['difference']:+.1f} ± {row['± se']:.1f})"
                              for label, row in d.iterrows() if row["seeds"] > 0}  # no runs: left empty
     known = [e.label for e in ENTRIES]  # the table's order (saved results have their keys sorted)
     order = sorted((label for label in shown["main"] if label != baseline),
