@@ -139,23 +139,27 @@ def retest(runs: dict[str, list[dict]], tests: dict[str, dict], device: str = "a
     return pd.DataFrame(rows)
 
 
-def _test_change(records: list[dict], test: str, reference: str, metric: str) -> dict[str, list[dict]]:
-    """``entry -> [{"seed", metric}]``: ``test``'s metric minus ``reference``'s, seed by seed (fractions)."""
-    frame = pd.DataFrame(records)
-    pivot = frame.pivot_table(index=["entry", "seed"], columns="test", values=metric, sort=False)
-    change = (pivot[test] - pivot[reference]).dropna()
+def _per_entry(rows, metric: str) -> dict[str, list[dict]]:
+    """``entry -> [{"seed", metric}]`` from rows that carry ``entry``, ``seed`` and ``metric``."""
     out: dict[str, list[dict]] = {}
-    for (label, seed), value in change.items():
-        out.setdefault(label, []).append({"seed": seed, metric: float(value)})
+    for r in rows:
+        out.setdefault(r["entry"], []).append({"seed": r["seed"], metric: float(r[metric])})
     return out
 
 
-def verdicts(shown: dict, metric: str = "rank1", baseline: str = BASELINE) -> pd.DataFrame:
+def _test_change(records: list[dict], test: str, reference: str, metric: str) -> dict[str, list[dict]]:
+    """``entry -> [{"seed", metric}]``: ``test``'s metric minus ``reference``'s, seed by seed (fractions)."""
+    pivot = pd.DataFrame(records).pivot_table(index=["entry", "seed"], columns="test", values=metric, sort=False)
+    change = (pivot[test] - pivot[reference]).dropna().rename(metric)
+    return _per_entry(change.reset_index().to_dict(orient="records"), metric)
+
+
+def question_calls(shown: dict, metric: str = "rank1", baseline: str = BASELINE) -> pd.DataFrame:
     """Every entry against the baseline on each of the chapter's questions, by the book's rule.
 
-    ``shown`` is the chapter's results (as saved). Columns, where ``shown``
-    has the results they need (points; paired by seed; positive = better than
-    the baseline):
+    ``shown`` is the chapter's results (as saved). The questions, where
+    ``shown`` has the results they need (points; paired by seed; positive =
+    better than the baseline):
 
     * *accuracy*: the entry's ``metric`` minus the baseline's;
     * *random-background drop*: how much less the entry loses on
@@ -164,9 +168,10 @@ def verdicts(shown: dict, metric: str = "rank1", baseline: str = BASELINE) -> pd
     * *real data*: trained and tested on the real dataset;
     * *transfer*: trained on SynthReID, tested on the real dataset.
 
-    Each cell reads "verdict (difference ± se)", the verdict being *better*,
-    *worse* or *no difference called* (:func:`differences`); a cell whose
-    entry has no runs paired with the baseline's is empty (NaN).
+    Returns one row per entry and question (entries in the table's order, an
+    entry without runs paired with the baseline's left out): ``entry``,
+    ``question``, ``difference``, ``± se``, ``seeds`` and ``verdict``, which
+    is *better*, *worse* or *no difference called* (:func:`differences`).
     """
     questions: dict[str, dict[str, list[dict]]] = {"accuracy": shown["main"]}
     if shown.get("robustness"):
@@ -177,23 +182,34 @@ def verdicts(shown: dict, metric: str = "rank1", baseline: str = BASELINE) -> pd
     if real.get("trained"):
         questions["real data"] = real["trained"]
     if real.get("transfer"):
-        transfer: dict[str, list[dict]] = {}
-        for r in real["transfer"]:
-            transfer.setdefault(r["entry"], []).append({"seed": r["seed"], metric: r[metric]})
-        questions["transfer"] = transfer
-    columns = {}
+        questions["transfer"] = _per_entry(real["transfer"], metric)
+    known = [e.label for e in ENTRIES]  # the table's order (saved results have their keys sorted)
+    frames = []
     for question, per_seed in questions.items():
         if not any(per_seed.values()):  # e.g. a partial run before any real-data run is trained
             continue
         if baseline not in per_seed:
             raise KeyError(f"{question}: no results of the baseline {baseline!r}; the entries are {list(per_seed)}")
-        d = differences(per_seed, metric, baseline)
-        columns[question] = {label: f"{row['verdict']} ({row['difference']:+.1f} ± {row['± se']:.1f})"
-                             for label, row in d.iterrows() if row["seeds"] > 0}  # no runs: left empty
-    known = [e.label for e in ENTRIES]  # the table's order (saved results have their keys sorted)
-    order = sorted((label for label in shown["main"] if label != baseline),
-                   key=lambda label: known.index(label) if label in known else len(known))
-    return pd.DataFrame(columns).reindex(order).rename_axis("entry")
+        d = differences(per_seed, metric, baseline).reset_index()
+        frames.append(d[d["seeds"] > 0].drop(columns="metric").assign(question=question))
+    calls = pd.concat(frames, ignore_index=True)
+    rank = calls["entry"].map(lambda label: known.index(label) if label in known else len(known))
+    calls = calls.assign(_rank=rank).sort_values("_rank", kind="stable").drop(columns="_rank")
+    return calls[["entry", "question", "difference", "± se", "seeds", "verdict"]].reset_index(drop=True)
+
+
+def verdicts(calls: pd.DataFrame) -> pd.DataFrame:
+    """:func:`question_calls` as a table: an entry per row, a question per column.
+
+    Each cell reads "verdict (difference ± se)"; a question an entry has no
+    paired runs for is empty (NaN).
+    """
+    cells = calls.assign(cell=[f"{v} ({d:+.1f} ± {s:.1f})"
+                               for v, d, s in zip(calls["verdict"], calls["difference"], calls["± se"])])
+    table = cells.pivot(index="entry", columns="question", values="cell")
+    table = table.reindex(index=pd.unique(calls["entry"]), columns=pd.unique(calls["question"]))
+    table.columns.name = None
+    return table.rename_axis("entry")
 
 
 def dial_changes(dial: list[dict], metric: str = "rank1") -> pd.DataFrame:
@@ -212,8 +228,9 @@ def dial_changes(dial: list[dict], metric: str = "rank1") -> pd.DataFrame:
     for label, rows_of in frame.groupby("entry", sort=False):
         at = {share: dict(zip(g["seed"], g[metric])) for share, g in rows_of.groupby("bg_share")}
         seeds = sorted(set(at.get(low, {})) & set(at.get(high, {})))
-        res = compare([100 * at[low][s] for s in seeds], [100 * at[high][s] for s in seeds], None, +1)
-        rows.append({"entry": label, f"bg_share {low:g}": 100 * np.mean([at[low][s] for s in seeds]) if seeds else np.nan,
-                     f"bg_share {high:g}": 100 * np.mean([at[high][s] for s in seeds]) if seeds else np.nan,
+        before, after = ([100 * at[share][s] for s in seeds] for share in (low, high))
+        res = compare(before, after, None, +1)
+        rows.append({"entry": label, f"bg_share {low:g}": np.mean(before) if seeds else np.nan,
+                     f"bg_share {high:g}": np.mean(after) if seeds else np.nan,
                      "change": res["ours"], "± se": res["se"], "seeds": res["n"], "verdict": words[res["verdict"]]})
     return pd.DataFrame(rows).set_index("entry")

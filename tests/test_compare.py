@@ -80,14 +80,31 @@ def test_verdicts_judge_each_question_against_the_baseline_seed_by_seed():
                               for label, vs in ((base, [0.10, 0.12, 0.08]), (other, [0.30, 0.05, 0.14]))
                               for s, v in enumerate(vs)]},
     }
-    table = compare.verdicts(shown)
+    calls = compare.question_calls(shown)
+    assert list(calls["question"]) == ["accuracy", "random-background drop", "transfer"]
+    assert set(calls["entry"]) == {other}
+    by_question = calls.set_index("question")
+    assert by_question.loc["random-background drop", "difference"] == pytest.approx(20.0)
+    assert by_question["verdict"].to_dict() == {"accuracy": "better", "random-background drop": "better",
+                                                "transfer": "no difference called"}
+    table = compare.verdicts(calls)
     assert list(table.index) == [other]
     assert list(table.columns) == ["accuracy", "random-background drop", "transfer"]
     assert table.loc[other, "accuracy"] == "better (+10.0 ± 0.0)"
     assert table.loc[other, "random-background drop"].startswith("better (+20.0 ± ")
-    assert table.loc[other, "transfer"].startswith("no difference called (")
     with pytest.raises(KeyError, match="no results of the baseline"):
-        compare.verdicts({"main": {other: runs([0.6, 0.6, 0.6])}})
+        compare.question_calls({"main": {other: runs([0.6, 0.6, 0.6])}})
+
+
+def test_question_calls_keep_the_tables_entry_order_and_leave_unpaired_cells_empty():
+    base = compare.BASELINE
+    fmn, fanet = "FMN", "FA-Net"  # saved results have their keys sorted: FA-Net, FMN, baseline
+    shown = {"main": {fanet: runs([0.6, 0.6, 0.6]), fmn: runs([0.4, 0.4, 0.4]), base: runs([0.5, 0.5, 0.5])},
+             "real": {"trained": {base: runs([0.2, 0.2, 0.2]), fmn: runs([0.1, 0.1, 0.1]), fanet: []}}}
+    table = compare.verdicts(compare.question_calls(shown))
+    assert list(table.index) == [fanet, fmn]  # ENTRIES order
+    assert table.loc[fmn, "real data"] == "worse (-10.0 ± 0.0)"
+    assert pd.isna(table.loc[fanet, "real data"])  # no FA-Net run on real data yet
 
 
 def test_dial_changes_call_a_rise_a_fall_or_no_change():
