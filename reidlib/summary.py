@@ -86,11 +86,17 @@ def verdict_counts(claims: pd.DataFrame) -> pd.DataFrame:
 
 
 def comparison_verdicts(profiles: tuple[str, ...] = ("gpu", "cpu", "ci")) -> pd.DataFrame:
-    """The comparison chapter's calls against the baseline: one row per entry, a column per metric.
+    """The comparison chapter's calls against the baseline: one row per entry, a column per question.
 
-    Each cell reads "better", "worse" or "no difference called", with the mean
-    difference and its standard error in points. Empty when the chapter has not run.
+    The columns are the test accuracy per metric (``rank1``, ``mAP``) and then,
+    where the chapter's results have them, its background questions on rank-1
+    (:func:`reidlib.compare.question_calls`: random-background drop,
+    unseen-scenes drop, real data, transfer). Each cell reads "better",
+    "worse" or "no difference called", with the mean difference and its
+    standard error in points. Empty when the chapter has not run.
     """
+    from .compare import question_calls, verdicts  # (the models the comparison's entries use load only here)
+
     try:
         results = load_results("comparison", profiles)
     except FileNotFoundError:
@@ -102,5 +108,8 @@ def comparison_verdicts(profiles: tuple[str, ...] = ("gpu", "cpu", "ci")) -> pd.
     table = rows.pivot(index="entry", columns="metric", values="call").reindex(rows["entry"].unique())
     table = table[[m for m in ("rank1", "mAP", "mINP") if m in table]]
     table.columns.name = None
+    if results.get("main"):
+        questions = verdicts(question_calls(results)).drop(columns="accuracy")  # accuracy: the rank1 column
+        table = table.join(questions, how="left")
     table.insert(0, "profile", results["profile"])
     return table

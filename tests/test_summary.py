@@ -66,3 +66,20 @@ def test_comparison_verdicts_read_the_comparison_chapter(results_root):
     table = summary.comparison_verdicts()
     assert table.loc["FA-Net", "rank1"] == "better (+2.0 ± 0.5)"
     assert table.loc["FA-Net", "profile"] == "cpu"
+    assert list(table.columns) == ["profile", "rank1", "mAP"]  # no per-seed results saved: no background questions
+
+
+def test_comparison_verdicts_add_the_background_questions(results_root):
+    base = "baseline (IDE)"
+    per_seed = {base: [0.5, 0.5, 0.5], "FA-Net": [0.6, 0.6, 0.6]}
+    loses = {base: 0.3, "FA-Net": 0.1}  # rank-1 lost on random backgrounds
+    save_results("comparison", {
+        "vs_baseline": [{"entry": "FA-Net", "metric": "rank1", "difference": 10.0, "± se": 0.0, "seeds": 3,
+                         "verdict": "better"}],
+        "main": {label: [{"seed": s, "rank1": v} for s, v in enumerate(vs)] for label, vs in per_seed.items()},
+        "robustness": [{"entry": label, "seed": s, "test": test, "rank1": v - (loses[label] if test != "original" else 0)}
+                       for label, vs in per_seed.items() for s, v in enumerate(vs)
+                       for test in ("original", "random_background")]}, "cpu", results_root / "cpu")
+    table = summary.comparison_verdicts()
+    assert list(table.columns) == ["profile", "rank1", "random-background drop"]
+    assert table.loc["FA-Net", "random-background drop"] == "better (+20.0 ± 0.0)"
