@@ -27,8 +27,11 @@ folder, never to the book or ``results/<profile>/<name>.json``.
 the same notebooks, to use two cores (``OMP_NUM_THREADS=1`` each) or two
 GPUs: a run one process is training is passed over by the other
 (:func:`reidlib.engine.seeds.train_unclaimed`), so the two share out each
-cell's runs. The helper's executed notebooks and results go to a temporary
-folder; the main process writes the book's.
+cell's runs. The helper does not wait for the main process's runs: it goes
+on to the next cell's (:func:`reidlib.engine.seeds.helper_mode`), and its
+cells that need the runs it left out fail and are gone past. The helper's
+executed notebooks and results go to a temporary folder; the main process
+writes the book's.
 
 ``--store-outputs`` instead re-executes the notebooks in ``notebooks/`` in
 place with their default (``ci``) parameters, refreshing the outputs that
@@ -79,7 +82,7 @@ def execute(notebook: Path, profile: str, parameters: dict, output_dir: Path = E
             allow_errors: bool = False) -> dict:
     """Run one notebook with papermill and record its provenance; returns the record.
 
-    ``allow_errors``: go on past failing cells (a partial run); the record's
+    ``allow_errors``: go on past failing cells (a partial or helper run); the record's
     ``failed_cells`` counts them.
     """
     import papermill
@@ -225,13 +228,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile == "ci" or args.partial:
             raise SystemExit("--helper trains cpu or gpu runs beside a main execution; it goes with neither "
                              "--profile ci nor --partial")
+        os.environ["REIDLIB_HELPER"] = "1"  # (the kernels inherit it)
         scratch = _scratch("helper", args.profile)
         print(f"helper run of the {args.profile} profile: executed notebooks and results in {scratch}")
         executed_dir = scratch / "notebooks"
     mode = ", smoke" if args.smoke else ", partial" if args.partial else ", helper" if args.helper else ""
     for nb in tqdm(notebooks, desc=f"notebooks ({args.profile}{mode})", unit="notebook"):
-        record = execute(nb, args.profile, params, executed_dir, allow_errors=args.partial)
-        failed = f", {record['failed_cells']} cells failed (runs not trained yet)" if record.get("failed_cells") else ""
+        record = execute(nb, args.profile, params, executed_dir, allow_errors=args.partial or args.helper)
+        missing = "runs the main process trains" if args.helper else "runs not trained yet"
+        failed = f", {record['failed_cells']} cells failed ({missing})" if record.get("failed_cells") else ""
         tqdm.write(f"{nb.stem}: {record['wall_time_s']} s on {record['device']}{failed}")
     return 0
 

@@ -127,6 +127,7 @@ def test_runs_another_process_is_training_are_left_to_it_and_collected_last(tmp_
 
     monkeypatch.setattr(trainer, "RUNS_DIR", tmp_path / "runs")
     monkeypatch.delenv("REIDLIB_PARTIAL", raising=False)
+    monkeypatch.delenv("REIDLIB_HELPER", raising=False)
     trained = []
 
     def fake_train(cfg):
@@ -152,6 +153,16 @@ def test_runs_another_process_is_training_are_left_to_it_and_collected_last(tmp_
     runs = run_seeds(a, [0, 1, 2])["runs"]
     assert [seed for _, seed in trained] == [0, 2, 0, 1, 2]  # seeds 0 and 2 first; seed 1 waited for at its turn
     assert [r["seed"] for r in runs] == [0, 1, 2]
+
+    # a helper (reidlib.notebooks --helper) does not wait: the held seed is left to its owner
+    monkeypatch.setenv("REIDLIB_HELPER", "1")
+    trained.clear()
+    runs = run_seeds(a, [0, 1, 2])["runs"]
+    assert [seed for _, seed in trained] == [0, 2, 0, 2]
+    assert [r["seed"] for r in runs] == [0, 2]
+    (Path(busy.output_dir) / LOCK_NAME).unlink()  # its owner finished (or died): the helper takes it on
+    trained.clear()
+    assert [r["seed"] for r in run_seeds(a, [0, 1, 2])["runs"]] == [0, 1, 2]
 
 
 def test_the_ranks_of_a_torchrun_job_train_every_run_and_claim_none(tmp_path, monkeypatch, other_process):

@@ -240,7 +240,9 @@ def test_partial_runs_go_past_failing_cells_and_save_nothing_for_the_book(tmp_pa
 
 
 def test_a_helper_run_keeps_its_notebooks_and_results_out_of_the_book(tmp_path, monkeypatch):
-    scratch_notebook(tmp_path, monkeypatch, ("REIDLIB_PARTIAL",), [
+    scratch_notebook(tmp_path, monkeypatch, ("REIDLIB_PARTIAL", "REIDLIB_HELPER"), [
+        "runs = {}\nruns['trained by the main process'][0]",  # a run the helper left out: the cell fails, the rest go on
+        "import os\nprint(os.environ['REIDLIB_HELPER'])\n"
         "from reidlib.results import save_results\nsave_results('tiny', {'x': 1}, profile)"])
 
     for wrong in (["--profile", "ci", "--helper"], ["--profile", "cpu", "--helper", "--partial"]):
@@ -249,5 +251,7 @@ def test_a_helper_run_keeps_its_notebooks_and_results_out_of_the_book(tmp_path, 
     assert notebooks.main(["--profile", "cpu", "--helper", "--only", "tiny"]) == 0
     assert not (tmp_path / "book").exists()
     scratch, = (tmp_path / "tmp").glob("reidlib-helper-cpu-*")
-    assert (scratch / "notebooks" / "tiny.ipynb").exists()
+    *_, failing, after = nbformat.read(scratch / "notebooks" / "tiny.ipynb", as_version=4).cells
+    assert failing.outputs[0]["output_type"] == "error" and after.outputs[0]["text"] == "1\n"
+    assert json.loads((scratch / "results" / "cpu" / "tiny.run.json").read_text())["failed_cells"] == 1
     assert json.loads((scratch / "results" / "cpu" / "tiny.json").read_text())["x"] == 1

@@ -40,6 +40,19 @@ def seed_config(config: TrainConfig, seed: int, output_root: str | Path | None =
     return dataclasses.replace(cfg, output_dir=str(Path(config.output_dir) / f"s{seed}"))
 
 
+def helper_mode() -> bool:
+    """Whether this process helps a main execution (``$REIDLIB_HELPER=1``; see ``reidlib.notebooks --helper``).
+
+    A helper trains the runs no one holds and then goes on to the next
+    cell's runs instead of waiting for those the main process is training:
+    waiting would leave its core idle at every cell boundary, and the main
+    process collects those runs itself.
+    """
+    import os
+
+    return os.environ.get("REIDLIB_HELPER") == "1"
+
+
 def _finished(cfg: TrainConfig) -> bool:
     """Whether the run of ``cfg`` (a :func:`seed_config`) has results here or a record from an earlier sitting."""
     from .records import recorded_results
@@ -87,7 +100,8 @@ def run_seeds(config: TrainConfig, seeds: list[int], output_root: str | Path | N
 
     Returns ``{"runs": [results...], "summary": summarize_seeds(...)}``. Seeds
     another process is training are left to it until the others are done
-    (:func:`train_unclaimed`). In partial mode
+    (:func:`train_unclaimed`), then waited for; a helper (:func:`helper_mode`)
+    leaves them out instead, like the unfinished seeds of partial mode. In partial mode
     (:func:`reidlib.engine.records.partial_mode`) nothing is trained: only
     the finished seeds are returned, and the summary is empty when there are
     none; when the first seed is among the unfinished ones, the returned runs
@@ -95,13 +109,16 @@ def run_seeds(config: TrainConfig, seeds: list[int], output_root: str | Path | N
     seed's run, and these are not it).
     """
     from .records import partial_mode
+    from .runlock import run_state
     from .trainer import train
 
     train_unclaimed([config], seeds, output_root)
     runs, first_missing = [], False
     for seed in seeds:
         cfg = seed_config(config, seed, output_root)
-        if partial_mode() and not _finished(cfg):
+        left_out = (partial_mode() and not _finished(cfg)
+                    or helper_mode() and run_state(cfg.output_dir) == "training")  # (another process's run)
+        if left_out:
             first_missing = first_missing or seed == seeds[0]
             continue
         res = train(cfg)
