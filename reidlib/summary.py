@@ -104,10 +104,8 @@ def comparison_verdicts(profiles: tuple[str, ...] = ("gpu", "cpu", "ci")) -> pd.
     rows = pd.DataFrame(results.get("vs_baseline", []))
     if rows.empty:
         return rows
-    rows["call"] = [f"{v} ({d:+.1f} ± {s:.1f})" for v, d, s in zip(rows["verdict"], rows["difference"], rows["± se"])]
-    table = rows.pivot(index="entry", columns="metric", values="call").reindex(rows["entry"].unique())
+    table = verdicts(rows.rename(columns={"metric": "question"}))  # a metric is a question here: the same cells
     table = table[[m for m in ("rank1", "mAP", "mINP") if m in table]]
-    table.columns.name = None
     if results.get("main"):
         questions = verdicts(question_calls(results)).drop(columns="accuracy")  # accuracy: the rank1 column
         table = table.join(questions, how="left")

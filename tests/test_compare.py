@@ -92,6 +92,7 @@ def test_verdicts_judge_each_question_against_the_baseline_seed_by_seed():
     assert list(table.columns) == ["accuracy", "random-background drop", "transfer"]
     assert table.loc[other, "accuracy"] == "better (+10.0 ± 0.0)"
     assert table.loc[other, "random-background drop"].startswith("better (+20.0 ± ")
+    assert table.loc[other, "transfer"].startswith("no difference called (")
     with pytest.raises(KeyError, match="no results of the baseline"):
         compare.question_calls({"main": {other: runs([0.6, 0.6, 0.6])}})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -48,8 +49,6 @@ def helper_mode() -> bool:
     waiting would leave its core idle at every cell boundary, and the main
     process collects those runs itself.
     """
-    import os
-
     return os.environ.get("REIDLIB_HELPER") == "1"
 
 
