@@ -12,6 +12,7 @@ reports what each costs at inference so that a gain can be weighed against it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,8 @@ import pandas as pd
 from .ablation import run_configs
 from .engine import make_config
 from .claims import CALLS, compare
+from .data import ReIDDataset
+from .eval import evaluate_rank
 from .models import fanet, ftn, mgcam
 
 # Random backgrounds for augmentation: empty scenes of a SynthReID family no test set is drawn from.
@@ -234,3 +237,57 @@ def dial_changes(dial: list[dict], metric: str = "rank1") -> pd.DataFrame:
                      f"bg_share {high:g}": np.mean(after) if seeds else np.nan,
                      "change": res["ours"], "± se": res["se"], "seeds": res["n"], "verdict": words[res["verdict"]]})
     return pd.DataFrame(rows).set_index("entry")
+
+
+def chance_rank1(data: ReIDDataset, draws: int = 20, seed: int = 0, protocol: str = "market") -> float:
+    """Rank-1 of a model that ranks the gallery at random (a fraction), by the library's evaluation.
+
+    The mean over ``draws`` random (Q, G) distance matrices, scored with
+    :func:`reidlib.eval.evaluate_rank` as the trainer scores a model, so the
+    protocol's junk and same-camera rules count exactly as they do there.
+    """
+    qids, gids = [r.pid for r in data.query], [r.pid for r in data.gallery]
+    qcams, gcams = [r.camid for r in data.query], [r.camid for r in data.gallery]
+    rng = np.random.default_rng(seed)
+    return float(np.mean([evaluate_rank(rng.random((len(qids), len(gids))), qids, gids, qcams, gcams,
+                                        protocol=protocol)["cmc"][0] for _ in range(draws)]))
+
+
+def identity_learning(results: list[dict], data: ReIDDataset, term: str = "id") -> list[dict]:
+    """How far identity training got in each run, beside what guessing scores.
+
+    ``results`` are one method's runs on ``data`` (each with its training
+    ``history``); ``term`` is the history's identity cross-entropy of one
+    classifier (the baseline's ``"id"``; some methods log a sum of several).
+    One row per run: the term at the first and last epoch, ``ln(N)`` for the
+    ``N`` training identities (the loss of a uniform guess, where training
+    starts), the run's test rank-1 and :func:`chance_rank1` of ``data``.
+    """
+    uniform = math.log(data.num_train_pids)
+    chance = chance_rank1(data)
+    rows = []
+    for r in results:
+        epochs = [h for h in r.get("history", ()) if h.get("kind") == "epoch" and term in h]
+        if not epochs:
+            raise KeyError(f"the run of seed {r.get('seed')} has no {term!r} loss in its training history; "
+                           f"pass the term its method logs as term=")
+        rows.append({"dataset": data.name, "seed": r["seed"], "first epoch": epochs[0][term],
+                     "last epoch": epochs[-1][term], "uniform guess ln(N)": uniform,
+                     "rank1": r["rank1"], "chance rank1": chance})
+    return rows
+
+
+def learning_table(rows: list[dict]) -> pd.DataFrame:
+    """:func:`identity_learning` rows averaged per dataset over seeds, with what they mean.
+
+    Adds ``loss fall (% of ln N)``, how much of the way from a uniform guess
+    to zero loss training went, and ``times chance``, rank-1 over chance
+    rank-1; rank-1 and chance rank-1 in percent. Empty without rows.
+    """
+    if not rows:
+        return pd.DataFrame()
+    table = pd.DataFrame(rows).groupby("dataset", sort=False).mean().drop(columns="seed")
+    table["loss fall (% of ln N)"] = 100 * (table["first epoch"] - table["last epoch"]) / table["uniform guess ln(N)"]
+    table["times chance"] = table["rank1"] / table["chance rank1"]
+    table[["rank1", "chance rank1"]] *= 100
+    return table

@@ -111,3 +111,20 @@ def comparison_verdicts(profiles: tuple[str, ...] = ("gpu", "cpu", "ci")) -> pd.
         table = table.join(questions, how="left")
     table.insert(0, "profile", results["profile"])
     return table
+
+
+def comparison_baseline_learning(profiles: tuple[str, ...] = ("gpu", "cpu", "ci")) -> pd.DataFrame:
+    """How far the comparison's baseline learned each dataset it was trained on.
+
+    :func:`reidlib.compare.learning_table` of the chapter's records (identity
+    loss at the first and last epoch beside a uniform guess, rank-1 beside
+    chance), one row per dataset; empty when the chapter has no such record
+    (the ``ci`` profile trains no real dataset).
+    """
+    from .compare import learning_table
+
+    try:
+        results = load_results("comparison", profiles)
+    except FileNotFoundError:
+        return pd.DataFrame()
+    return learning_table((results.get("real") or {}).get("learning", []))

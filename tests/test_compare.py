@@ -120,3 +120,39 @@ def test_dial_changes_call_a_rise_a_fall_or_no_change():
     assert table.loc["falls", "bg_share 0"] == pytest.approx(50.0)
     with pytest.raises(ValueError, match="two bg_share settings"):
         compare.dial_changes([r for r in dial if r["bg_share"] == 0.0])
+
+
+def _dataset(num_ids: int, per_camera: int = 1):
+    from reidlib.data import Record, ReIDDataset
+
+    def records(camid):
+        return [Record(f"{p}_{camid}_{k}.jpg", p, camid) for p in range(num_ids) for k in range(per_camera)]
+
+    return ReIDDataset("toy", "/nowhere", train=records(0)[:8], query=records(0), gallery=records(1))
+
+
+def test_chance_rank1_is_the_share_of_true_matches_in_the_gallery():
+    # One true match among 40 cross-camera gallery images: a random ranking finds it first 1 time in 40.
+    assert compare.chance_rank1(_dataset(40), draws=200) == pytest.approx(1 / 40, abs=0.006)
+    # Two true matches among 60: 1 in 30.
+    assert compare.chance_rank1(_dataset(30, per_camera=2), draws=200) == pytest.approx(1 / 30, abs=0.006)
+
+
+def test_identity_learning_reads_first_and_last_epoch_beside_a_uniform_guess():
+    import math
+
+    history = [{"kind": "epoch", "epoch": 1, "id": 2.2}, {"kind": "eval", "rank1": 0.1},
+               {"kind": "epoch", "epoch": 2, "id": 1.0}]
+    rows = compare.identity_learning([{"seed": 3, "rank1": 0.5, "history": history}], _dataset(40))
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["dataset"], row["seed"], row["first epoch"], row["last epoch"]) == ("toy", 3, 2.2, 1.0)
+    assert row["uniform guess ln(N)"] == pytest.approx(math.log(8))  # the 8 training identities
+    assert row["rank1"] == 0.5 and 0 < row["chance rank1"] < 0.1
+    table = compare.learning_table(rows + [{**row, "seed": 4, "last epoch": 1.4}])
+    assert list(table.index) == ["toy"] and "seed" not in table
+    assert table.loc["toy", "loss fall (% of ln N)"] == pytest.approx(100 * (2.2 - 1.2) / math.log(8))
+    assert table.loc["toy", "rank1"] == pytest.approx(50.0)
+    assert compare.learning_table([]).empty
+    with pytest.raises(KeyError, match="no 'id_grn' loss"):
+        compare.identity_learning([{"seed": 0, "rank1": 0.5, "history": history}], _dataset(40), term="id_grn")

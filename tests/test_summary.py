@@ -83,3 +83,18 @@ def test_comparison_verdicts_add_the_background_questions(results_root):
     table = summary.comparison_verdicts()
     assert list(table.columns) == ["profile", "rank1", "random-background drop"]
     assert table.loc["FA-Net", "random-background drop"] == "better (+20.0 ± 0.0)"
+
+
+def test_comparison_baseline_learning_averages_the_chapters_records(results_root):
+    assert summary.comparison_baseline_learning().empty
+    save_results("comparison", {"vs_baseline": []}, "cpu", results_root / "cpu")
+    assert summary.comparison_baseline_learning().empty  # a chapter without real-data records
+    rows = [{"dataset": "cuhk01", "seed": s, "first epoch": 6.2, "last epoch": 5.9 + 0.1 * s,
+             "uniform guess ln(N)": 6.0, "rank1": 0.01, "chance rank1": 0.002} for s in range(3)]
+    save_results("comparison", {"real": {"learning": rows}}, "cpu", results_root / "cpu")
+    table = summary.comparison_baseline_learning()
+    assert list(table.index) == ["cuhk01"]
+    assert table.loc["cuhk01", "last epoch"] == pytest.approx(6.0)
+    assert table.loc["cuhk01", "loss fall (% of ln N)"] == pytest.approx(100 * 0.2 / 6.0)
+    assert table.loc["cuhk01", "rank1"] == pytest.approx(1.0)  # percent
+    assert table.loc["cuhk01", "times chance"] == pytest.approx(5.0)
