@@ -244,10 +244,20 @@ def chance_rank1(data: ReIDDataset, draws: int = 20, seed: int = 0, protocol: st
 
     The mean over ``draws`` random (Q, G) distance matrices, scored with
     :func:`reidlib.eval.evaluate_rank` as the trainer scores a model, so the
-    protocol's junk and same-camera rules count exactly as they do there.
+    protocol's junk and same-camera rules count exactly as they do there (a
+    video dataset is ranked by tracklet, one record standing for each).
     """
-    qids, gids = [r.pid for r in data.query], [r.pid for r in data.gallery]
-    qcams, gcams = [r.camid for r in data.query], [r.camid for r in data.gallery]
+    def ranked(records):  # a tracklet's first record stands for it, in the trainer's order
+        if not data.is_video:
+            return records
+        first: dict[int, object] = {}
+        for r in records:
+            first.setdefault(r.tracklet, r)
+        return list(first.values())
+
+    query, gallery = ranked(data.query), ranked(data.gallery)
+    qids, gids = [r.pid for r in query], [r.pid for r in gallery]
+    qcams, gcams = [r.camid for r in query], [r.camid for r in gallery]
     rng = np.random.default_rng(seed)
     return float(np.mean([evaluate_rank(rng.random((len(qids), len(gids))), qids, gids, qcams, gcams,
                                         protocol=protocol)["cmc"][0] for _ in range(draws)]))
@@ -257,23 +267,27 @@ def identity_learning(results: list[dict], data: ReIDDataset, term: str = "id") 
     """How far identity training got in each run, beside what guessing scores.
 
     ``results`` are one method's runs on ``data`` (each with its training
-    ``history``); ``term`` is the history's identity cross-entropy of one
-    classifier (the baseline's ``"id"``; some methods log a sum of several).
-    One row per run: the term at the first and last epoch, ``ln(N)`` for the
-    ``N`` training identities (the loss of a uniform guess, where training
-    starts), the run's test rank-1 and :func:`chance_rank1` of ``data``.
+    ``history`` and ``config``); ``term`` is the history's identity
+    cross-entropy of one classifier (the baseline's ``"id"``; some methods log
+    a sum of several). One row per run: the term at the first and last epoch,
+    ``ln(N)`` for the ``N`` training identities (the loss of a uniform guess,
+    where training starts), the run's test rank-1 and :func:`chance_rank1` of
+    ``data`` under the run's evaluation protocol.
     """
     uniform = math.log(data.num_train_pids)
-    chance = chance_rank1(data)
+    chance: dict[str, float] = {}
     rows = []
     for r in results:
         epochs = [h for h in r.get("history", ()) if h.get("kind") == "epoch" and term in h]
         if not epochs:
             raise KeyError(f"the run of seed {r.get('seed')} has no {term!r} loss in its training history; "
                            f"pass the term its method logs as term=")
+        protocol = r["config"]["eval"].get("protocol") or "market"  # the trainer's default
+        if protocol not in chance:
+            chance[protocol] = chance_rank1(data, protocol=protocol)
         rows.append({"dataset": data.name, "seed": r["seed"], "first epoch": epochs[0][term],
                      "last epoch": epochs[-1][term], "uniform guess ln(N)": uniform,
-                     "rank1": r["rank1"], "chance rank1": chance})
+                     "rank1": r["rank1"], "chance rank1": chance[protocol]})
     return rows
 
 

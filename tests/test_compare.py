@@ -136,6 +136,14 @@ def test_chance_rank1_is_the_share_of_true_matches_in_the_gallery():
     assert compare.chance_rank1(_dataset(40), draws=200) == pytest.approx(1 / 40, abs=0.006)
     # Two true matches among 60: 1 in 30.
     assert compare.chance_rank1(_dataset(30, per_camera=2), draws=200) == pytest.approx(1 / 30, abs=0.006)
+    # A video dataset is ranked by tracklet, as the trainer ranks it: 3 frames of one tracklet count once.
+    from dataclasses import replace
+
+    frames = _dataset(40)
+    frames.query = [replace(r, tracklet=r.pid) for r in frames.query]
+    frames.gallery = [replace(r, path=f"{r.path}.{k}", tracklet=1000 + r.pid) for r in frames.gallery for k in range(3)]
+    frames.is_video = True
+    assert compare.chance_rank1(frames, draws=50) == compare.chance_rank1(_dataset(40), draws=50)
 
 
 def test_identity_learning_reads_first_and_last_epoch_beside_a_uniform_guess():
@@ -143,7 +151,8 @@ def test_identity_learning_reads_first_and_last_epoch_beside_a_uniform_guess():
 
     history = [{"kind": "epoch", "epoch": 1, "id": 2.2}, {"kind": "eval", "rank1": 0.1},
                {"kind": "epoch", "epoch": 2, "id": 1.0}]
-    rows = compare.identity_learning([{"seed": 3, "rank1": 0.5, "history": history}], _dataset(40))
+    config = {"eval": {"protocol": None}}  # the trainer's default, market
+    rows = compare.identity_learning([{"seed": 3, "rank1": 0.5, "history": history, "config": config}], _dataset(40))
     assert len(rows) == 1
     row = rows[0]
     assert (row["dataset"], row["seed"], row["first epoch"], row["last epoch"]) == ("toy", 3, 2.2, 1.0)
@@ -155,4 +164,5 @@ def test_identity_learning_reads_first_and_last_epoch_beside_a_uniform_guess():
     assert table.loc["toy", "rank1"] == pytest.approx(50.0)
     assert compare.learning_table([]).empty
     with pytest.raises(KeyError, match="no 'id_grn' loss"):
-        compare.identity_learning([{"seed": 0, "rank1": 0.5, "history": history}], _dataset(40), term="id_grn")
+        compare.identity_learning([{"seed": 0, "rank1": 0.5, "history": history, "config": config}], _dataset(40),
+                                  term="id_grn")
