@@ -304,4 +304,5 @@ def learning_table(rows: list[dict]) -> pd.DataFrame:
     table["loss fall (% of ln N)"] = 100 * (table["first epoch"] - table["last epoch"]) / table["uniform guess ln(N)"]
     table["times chance"] = table["rank1"] / table["chance rank1"]
     table[["rank1", "chance rank1"]] *= 100
-    return table
+    return table[["first epoch", "last epoch", "uniform guess ln(N)", "loss fall (% of ln N)",
+                  "rank1", "chance rank1", "times chance"]]  # (saved records come back with their keys sorted)
