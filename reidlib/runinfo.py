@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -13,12 +14,22 @@ from .paths import REPO_ROOT
 PACKAGES = ("torch", "torchvision", "numpy", "scipy", "papermill", "reidlib")
 
 
-def git_commit() -> str | None:
-    """The checked-out commit, with ``-dirty`` if the tree has changes (None outside git)."""
+# What runs write: a change there says nothing about the code a result came from.
+OUTPUTS = ("results",)
+
+
+def git_commit(root: str | os.PathLike = REPO_ROOT) -> str | None:
+    """The checked-out commit, with ``-dirty`` if tracked files have changes (None outside git).
+
+    Changes under :data:`OUTPUTS` do not count: a run rewrites its committed
+    results (and run records) before its provenance is written, so counting
+    them would mark every re-run dirty.
+    """
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                               text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                *(f":(exclude){p}" for p in OUTPUTS)], cwd=root,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None

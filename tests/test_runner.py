@@ -1,6 +1,7 @@
 """The notebook runner, results files and run provenance."""
 
 import json
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -131,6 +132,27 @@ def test_run_metadata_names_the_commit():
     meta = run_metadata(extra=1)
     assert meta["extra"] == 1
     assert meta["git_commit"] is None or len(meta["git_commit"].split("-")[0]) == 40
+
+
+def test_a_commit_is_dirty_for_changed_code_but_not_for_rewritten_results(tmp_path):
+    from reidlib.runinfo import git_commit
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "chapter.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start")
+    head = git_commit(tmp_path)
+    assert len(head) == 40 and not head.endswith("-dirty")
+    (tmp_path / "results" / "chapter.json").write_text('{"rank1": 0.5}')  # what a run itself writes
+    (tmp_path / "notes.txt").write_text("untracked")
+    assert git_commit(tmp_path) == head
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_commit(tmp_path) == head + "-dirty"
 
 
 def test_results_round_trip(tmp_path, monkeypatch):
