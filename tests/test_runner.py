@@ -121,11 +121,12 @@ def test_smoke_settings_keep_the_method_and_a_real_dataset():
     small = smoke_settings(values)
     assert small["model"] == {"options": {"masked_layer": "res4"}, "pretrained": None}
     assert small["data"]["dataset"] == "cuhk01" and small["data"]["data_root"] == "/d"
-    assert (small["data"]["height"], small["data"]["num_workers"]) == (64, 0)
+    assert (small["data"]["height"], small["data"]["width"], small["data"]["num_workers"]) == (128, 32, 0)  # half, >= 64x32
     assert (small["schedule"]["epochs"], small["schedule"]["milestones"]) == (1, [])
     assert small["schedule"]["stages"] == [{"name": "a", "epochs": 1, "milestones": None, "warmup_epochs": 0},
                                            {"name": "b", "alternate": ["reid", "reconstruction"], "milestones": None}]
-    assert smoke_settings({"data": {"dataset": "synth-market"}})["data"]["dataset"] == "synth-tiny"
+    tiny = smoke_settings({"data": {"dataset": "synth-market", "height": 128, "width": 64}})["data"]
+    assert (tiny["dataset"], tiny["height"], tiny["width"]) == ("synth-tiny", 64, 32)
 
 
 def test_run_metadata_names_the_commit():

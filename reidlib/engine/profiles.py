@@ -76,8 +76,10 @@ def smoke_settings(values: dict) -> dict:
     What is kept: the method, model options, losses, stages and their order,
     mask and background settings, a real dataset. What changes: every stage
     trains one epoch without warm-up or decays, SynthReID ``small`` and
-    ``market`` become ``tiny``, images are 64x32 in batches of 4 x 4 with no
-    data workers, and no ImageNet weights are loaded (a machine without them
+    ``market`` become ``tiny``, images are half the profile's size (at least
+    64x32: a model that cuts its feature map into stripes still finds enough
+    rows) in batches of 4 x 4 with no data workers, and no ImageNet weights
+    are loaded (a machine without them
     can still check the ``gpu`` path; the real run fails at once, naming the
     file, where they are missing). The numbers are meaningless; only the code
     path is checked.
@@ -90,7 +92,8 @@ def smoke_settings(values: dict) -> dict:
     return merge(values, {
         "model": {"pretrained": None},
         "data": {"dataset": SMOKE_DATASETS.get(data.get("dataset"), data.get("dataset")),
-                 "height": 64, "width": 32, "batch_size": 16, "num_instances": 4,
+                 "height": max(64, data.get("height", 0) // 2), "width": max(32, data.get("width", 0) // 2),
+                 "batch_size": 16, "num_instances": 4,
                  "num_workers": 0, "test_batch_size": 64},
         "schedule": {"epochs": 1, "warmup_epochs": 0, "milestones": [], "stages": stages}})
 
