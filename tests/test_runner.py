@@ -116,17 +116,21 @@ def test_smoke_settings_keep_the_method_and_a_real_dataset():
     values = {"method": "fmn", "model": {"options": {"masked_layer": "res4"}, "pretrained": "/w/resnet50.pth"},
               "data": {"dataset": "cuhk01", "data_root": "/d", "height": 256, "num_workers": 8},
               "schedule": {"epochs": 120, "warmup_epochs": 10, "milestones": [40, 70],
-                           "stages": [{"name": "a", "epochs": 20, "milestones": [13], "warmup_epochs": 3},
+                           "stages": [{"name": "a", "epochs": 20, "milestones": [13], "warmup_epochs": 3, "lr": 0.01},
                                       {"name": "b", "alternate": ["reid", "reconstruction"]}]}}
     small = smoke_settings(values)
     assert small["model"] == {"options": {"masked_layer": "res4"}, "pretrained": None}
     assert small["data"]["dataset"] == "cuhk01" and small["data"]["data_root"] == "/d"
     assert (small["data"]["height"], small["data"]["width"], small["data"]["num_workers"]) == (128, 32, 0)  # half, >= 64x32
     assert (small["schedule"]["epochs"], small["schedule"]["milestones"]) == (1, [])
-    assert small["schedule"]["stages"] == [{"name": "a", "epochs": 1, "milestones": None, "warmup_epochs": 0},
+    assert small["schedule"]["stages"] == [{"name": "a", "epochs": 1, "milestones": None, "warmup_epochs": 0, "lr": 1e-3},
                                            {"name": "b", "alternate": ["reid", "reconstruction"], "milestones": None}]
     tiny = smoke_settings({"data": {"dataset": "synth-market", "height": 128, "width": 64}})["data"]
     assert (tiny["dataset"], tiny["height"], tiny["width"]) == ("synth-tiny", 64, 32)
+    # A rate meant for ImageNet weights is capped (random weights at SGD 0.1 reach NaN in one epoch).
+    sgd = smoke_settings({"optim": {"name": "sgd", "lr": 0.1, "pretrained_lr_mult": 0.1}})["optim"]
+    assert sgd == {"name": "sgd", "lr": 1e-3, "pretrained_lr_mult": 0.1}
+    assert smoke_settings({"optim": {"lr": 3.5e-4}})["optim"]["lr"] == 3.5e-4
 
 
 def test_run_metadata_names_the_commit():

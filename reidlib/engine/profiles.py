@@ -63,6 +63,7 @@ PROFILE_DEFAULTS: dict[str, dict] = {
 SMOKE_ENV = "REIDLIB_SMOKE"
 # SynthReID small / market give way to tiny; a real dataset (data.data_root) is kept.
 SMOKE_DATASETS = {"synth-small": "synth-tiny", "synth-market": "synth-tiny"}
+SMOKE_MAX_LR = 1e-3
 
 
 def smoke_run() -> bool:
@@ -71,26 +72,31 @@ def smoke_run() -> bool:
 
 
 def smoke_settings(values: dict) -> dict:
-    """A config (as nested values) shrunk for a smoke run: one epoch per stage, the ``ci`` geometry.
+    """A config (as nested values) shrunk for a smoke run: one epoch per stage, on small images.
 
     What is kept: the method, model options, losses, stages and their order,
     mask and background settings, a real dataset. What changes: every stage
     trains one epoch without warm-up or decays, SynthReID ``small`` and
     ``market`` become ``tiny``, images are half the profile's size (at least
     64x32: a model that cuts its feature map into stripes still finds enough
-    rows) in batches of 4 x 4 with no data workers, and no ImageNet weights
-    are loaded (a machine without them
+    rows) in batches of 4 x 4 with no data workers, the learning rate is at
+    most 1e-3 (the optimizer and its parameter groups stay; a rate meant for
+    ImageNet weights sends a network that starts from random ones to NaN in
+    one epoch), and no ImageNet weights are loaded (a machine without them
     can still check the ``gpu`` path; the real run fails at once, naming the
     file, where they are missing). The numbers are meaningless; only the code
     path is checked.
     """
     data = values.get("data") or {}
-    # A stage without its own epochs / warm-up takes the schedule's; milestones are dropped.
+    # A stage without its own epochs / warm-up / rate takes the schedule's; milestones are dropped.
     stages = [{**stage, **({"epochs": 1} if stage.get("epochs") else {}),
-               **({"warmup_epochs": 0} if stage.get("warmup_epochs") else {}), "milestones": None}
+               **({"warmup_epochs": 0} if stage.get("warmup_epochs") else {}),
+               **({"lr": min(stage["lr"], SMOKE_MAX_LR)} if stage.get("lr") else {}), "milestones": None}
               for stage in (values.get("schedule") or {}).get("stages") or []]
+    lr = (values.get("optim") or {}).get("lr", SMOKE_MAX_LR)
     return merge(values, {
         "model": {"pretrained": None},
+        "optim": {"lr": min(lr, SMOKE_MAX_LR)},
         "data": {"dataset": SMOKE_DATASETS.get(data.get("dataset"), data.get("dataset")),
                  "height": max(64, data.get("height", 0) // 2), "width": max(32, data.get("width", 0) // 2),
                  "batch_size": 16, "num_instances": 4,
