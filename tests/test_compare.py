@@ -168,3 +168,12 @@ def test_identity_learning_reads_first_and_last_epoch_beside_a_uniform_guess():
     with pytest.raises(KeyError, match="no 'id_grn' loss"):
         compare.identity_learning([{"seed": 0, "rank1": 0.5, "history": history, "config": config}], _dataset(40),
                                   term="id_grn")
+
+
+@pytest.mark.parametrize("profile", ["ci", "cpu", "gpu"])
+def test_no_two_entries_train_the_same_config(profile):
+    # At gpu the bgbias method is the paper's own model, random backgrounds included: the plain
+    # pooling entry must switch them off itself, or the two pooling columns are one model.
+    prints = {e.label: make_config(e.method, profile, overrides=list(e.overrides)).fingerprint()
+              for e in compare.ENTRIES}
+    assert len(set(prints.values())) == len(prints), prints
