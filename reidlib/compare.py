@@ -22,7 +22,7 @@ from .ablation import run_configs
 from .engine import make_config
 from .claims import CALLS, compare
 from .data import ReIDDataset
-from .eval import evaluate_rank
+from .eval import evaluate_rank, tracklet_records
 from .models import fanet, ftn, mgcam
 
 # Random backgrounds for augmentation: empty scenes of a SynthReID family no test set is drawn from.
@@ -249,15 +249,7 @@ def chance_rank1(data: ReIDDataset, draws: int = 20, seed: int = 0, protocol: st
     protocol's junk and same-camera rules count exactly as they do there (a
     video dataset is ranked by tracklet, one record standing for each).
     """
-    def ranked(records):  # a tracklet's first record stands for it, in the trainer's order
-        if not data.is_video:
-            return records
-        first: dict[int, object] = {}
-        for r in records:
-            first.setdefault(r.tracklet, r)
-        return list(first.values())
-
-    query, gallery = ranked(data.query), ranked(data.gallery)
+    query, gallery = ((tracklet_records(split) if data.is_video else split) for split in (data.query, data.gallery))
     qids, gids = [r.pid for r in query], [r.pid for r in gallery]
     qcams, gcams = [r.camid for r in query], [r.camid for r in gallery]
     rng = np.random.default_rng(seed)

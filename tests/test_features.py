@@ -55,6 +55,16 @@ def test_pool_tracklets():
         pool_tracklet_features(feats, [1, 2])
 
 
+def test_tracklet_records_give_a_tracklets_first_frame_in_the_pooled_order():
+    from reidlib.data import Record
+    from reidlib.eval import tracklet_records
+
+    frames = [Record("a", 1, 0, 7), Record("b", 1, 0, 7), Record("c", 2, 1, 2), Record("d", 1, 0, 7)]
+    _, ids = pool_tracklet_features(torch.zeros(4, 2), [r.tracklet for r in frames])
+    assert [r.path for r in tracklet_records(frames)] == ["c", "a"]
+    assert [r.tracklet for r in tracklet_records(frames)] == ids.tolist()
+
+
 def test_extract_features_with_an_embed_callable_mirrors_the_mask_with_the_image():
     import torch
 

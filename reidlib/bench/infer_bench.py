@@ -98,14 +98,13 @@ def run(args) -> int:
     from reidlib.engine.trainer import Trainer
 
     with tempfile.TemporaryDirectory() as tmp:
-        trainers, configs = {}, {}
+        trainers = {}
         for method in args.methods.split(","):
-            cfg = make_config(method, args.profile, overrides=[f"output_dir={tmp}/{method}", "progress=false",
-                                                                 *args.overrides])
-            trainers[method], configs[method] = Trainer(cfg), cfg
+            trainers[method] = Trainer(make_config(method, args.profile, overrides=[
+                f"output_dir={tmp}/{method}", "progress=false", *args.overrides]))
             trainers[method]._build()
         for method, f in figures_side_by_side(trainers, args.batch, args.repeats, args.rounds).items():
-            cfg = configs[method]
+            cfg = trainers[method].config
             print(f"infer  {method:8s} {cfg.model.backbone:15s} {args.profile:3s} {cfg.data.height}x{cfg.data.width}  "
                   f"params {f['parameters (M)']:7.3f} M (of {f['all parameters (M)']:.3f} M trained)  "
                   f"{f['GFLOPs / image']:7.3f} GFLOPs/image  {f['images / s']:8.1f} images/s  "

@@ -30,7 +30,8 @@ from torch import nn
 from tqdm import tqdm
 
 from .. import runinfo
-from ..eval import evaluate_rank, extract_features, pairwise_distance, pool_tracklet_features, re_ranking
+from ..eval import (evaluate_rank, extract_features, pairwise_distance, pool_tracklet_features, re_ranking,
+                    tracklet_records)
 from ..models.base import ReIDModel
 from ..models.registry import build_model
 from ..paths import REPO_ROOT
@@ -297,10 +298,9 @@ class Trainer:
         q, g = self._embed(self.data.query), self._embed(self.data.gallery)
         qrec, grec = ds.query, ds.gallery
         if ds.is_video:  # one feature per tracklet (MARS convention)
-            q, qt = pool_tracklet_features(q, [r.tracklet for r in qrec])
-            g, gt = pool_tracklet_features(g, [r.tracklet for r in grec])
-            qrec = [next(r for r in qrec if r.tracklet == t) for t in qt.tolist()]
-            grec = [next(r for r in grec if r.tracklet == t) for t in gt.tolist()]
+            q = pool_tracklet_features(q, [r.tracklet for r in qrec])[0]  # rows in sorted tracklet order,
+            g = pool_tracklet_features(g, [r.tracklet for r in grec])[0]  # as tracklet_records gives them
+            qrec, grec = tracklet_records(qrec), tracklet_records(grec)
         qids, gids = np.array([r.pid for r in qrec]), np.array([r.pid for r in grec])
         qcams, gcams = np.array([r.camid for r in qrec]), np.array([r.camid for r in grec])
         protocol = cfg.protocol or "market"

@@ -7,11 +7,11 @@ The public entry points (notebooks and the engine call these):
   MARS protocols, with either AP convention.
 * :func:`re_ranking`: k-reciprocal re-ranking in bounded memory.
 * :func:`fit_kissme`, :func:`fit_xqda`: learned distances on fixed features.
-* :func:`extract_features`, :func:`pool_tracklet_features`: embeddings from a model.
+* :func:`extract_features`, :func:`pool_tracklet_features`, :func:`tracklet_records`: embeddings from a model.
 """
 
 from .distance import iter_distance_chunks, pairwise_distance
-from .features import extract_features, pool_tracklet_features
+from .features import extract_features, pool_tracklet_features, tracklet_records
 from .metric_learning import LearnedMetric, fit_kissme, fit_xqda
 from .rank import evaluate_rank
 from .rerank import re_ranking
@@ -25,5 +25,6 @@ __all__ = [
     "iter_distance_chunks",
     "pairwise_distance",
     "pool_tracklet_features",
+    "tracklet_records",
     "re_ranking",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -116,3 +116,14 @@ def pool_tracklet_features(
     else:
         raise ValueError(f"unknown pooling {method!r}; choose 'mean' or 'max'")
     return pooled, uniq
+
+
+def tracklet_records(records: Sequence) -> list:
+    """One record per tracklet (its first frame's), in the sorted tracklet order of :func:`pool_tracklet_features`.
+
+    Its identity and camera stand for the tracklet's pooled feature.
+    """
+    first: dict[int, object] = {}
+    for r in records:
+        first.setdefault(r.tracklet, r)
+    return [first[t] for t in sorted(first)]
