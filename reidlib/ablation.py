@@ -8,11 +8,13 @@ verdict rule (:mod:`reidlib.claims`) to each claim.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from .claims import compare
+from .claims import LEARNED_TIMES_CHANCE, NOT_TESTABLE, WITHDRAWN, compare, learned, sampling_variance
 from .engine import TrainConfig, make_config, run_seeds
 from .engine.seeds import train_unclaimed
 
@@ -58,9 +60,13 @@ def mean_std(table: pd.DataFrame, metric: str, digits: int = 1) -> list[str]:
 class Claim:
     """The paper says ``metric`` goes from variant ``without`` to ``with_`` by ``paper_delta`` (points).
 
-    A claim read off a figure gives ``paper_delta=None`` and its ``direction`` (+1 / -1).
-    A claim that the effect is small ("costs a little") gives its bound ``at_most``
-    in points (see :func:`reidlib.claims.compare`); say the bound in the label.
+    One claim per question and dataset: its verdict is on ``metric`` (mAP where
+    the paper reports mAP), and ``paper_rank1`` (the paper's rank-1
+    difference, if any) is shown beside it with ours. A claim read off a
+    figure gives ``paper_delta=None`` and its ``direction`` (+1 / -1). A claim
+    that the effect is small ("costs a little") gives its bound ``at_most`` in
+    points. ``source`` says where a number that is the study's reading of the
+    paper's words comes from (a bound, a midpoint, a direction read off a figure).
     """
 
     label: str
@@ -70,31 +76,87 @@ class Claim:
     paper_delta: float | None
     direction: int = 0
     at_most: float | None = None
+    paper_rank1: float | None = None
+    source: str = ""
 
 
-def judge(runs: dict[str, list[dict]], claims: list[Claim]) -> pd.DataFrame:
-    """One row per claim: the paper's difference, ours (mean and standard error, points) and the verdict."""
+def _seed_values(results: list[dict]) -> dict[int, dict]:
+    return {r["seed"]: r for r in results}
+
+
+def judge(runs: dict[str, list[dict]], claims: list[Claim], seeds: list[int] | None = None,
+          chance: float | None = None, withdrawn: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per claim, by rule v2 (:mod:`reidlib.claims`): the paper's difference, ours and the verdict.
+
+    ``runs``: variant -> results per seed (each with ``seed``, the metrics and
+    ``num_valid_queries``, or per-query scores). ``seeds``: the seeds every
+    variant should have; a variant with fewer (runs without a committed
+    record, as a records-only execution finds them) or listed in
+    ``withdrawn`` (variant -> reason) makes its claims *withdrawn*.
+    ``chance``: rank-1 of a random ranking on the test set (a fraction,
+    :func:`reidlib.eval.chance_rank1`); a claim whose ``without`` row's
+    rank-1 is under the floor is *not testable here*.
+
+    Columns (differences in points): ``metric``, ``paper``, ``ours``, ``low``
+    and ``high`` (95 % interval), ``seeds``, ``verdict``, ``size``, ``rank-1
+    paper``, ``rank-1 ours``, ``test error`` (how the test set's sampling
+    error was found) and ``note`` (why a claim is withdrawn or not testable,
+    and where a reading of the paper's words comes from).
+    """
+    withdrawn = dict(withdrawn or {})
+    for name, results in runs.items():
+        have = {r["seed"] for r in results}
+        if seeds is not None and not set(seeds) <= have:
+            withdrawn.setdefault(name, f"{len(set(seeds) & have)} of {len(seeds)} seeds of {name!r} have a "
+                                       "run record (trained before records were kept)")
     rows = []
     for c in claims:
-        a = {r["seed"]: r[c.metric] for r in runs[c.without]}
-        b = {r["seed"]: r[c.metric] for r in runs[c.with_]}
-        seeds = sorted(set(a) & set(b))
-        res = compare([100 * a[s] for s in seeds], [100 * b[s] for s in seeds], c.paper_delta, c.direction, c.at_most)
-        rows.append({"claim": c.label, "metric": c.metric, "paper": res["paper"], "ours": res["ours"],
-                     "± se": res["se"], "seeds": res["n"], "verdict": res["verdict"]})
-    return pd.DataFrame(rows).set_index("claim")
+        row = {"claim": c.label, "metric": c.metric, "paper": math.nan if c.paper_delta is None else c.paper_delta,
+               "ours": math.nan, "low": math.nan, "high": math.nan, "seeds": 0, "verdict": WITHDRAWN, "size": None,
+               "rank-1 paper": math.nan if c.paper_rank1 is None else c.paper_rank1, "rank-1 ours": math.nan,
+               "test error": None, "note": c.source}
+        gone = [withdrawn[v] if v in withdrawn else f"no runs of {v!r}" for v in (c.without, c.with_)
+                if v in withdrawn or not runs.get(v)]
+        if gone:
+            rows.append({**row, "note": "; ".join(gone)})
+            continue
+        a, b = _seed_values(runs[c.without]), _seed_values(runs[c.with_])
+        paired = sorted(set(a) & set(b))
+        test_var = [sampling_variance(a[s], b[s], c.metric) for s in paired]
+        res = compare([100 * a[s][c.metric] for s in paired], [100 * b[s][c.metric] for s in paired],
+                      c.paper_delta, c.direction, c.at_most, float(np.mean([v for v, _ in test_var])))
+        row.update(ours=res["ours"], low=res["low"], high=res["high"], seeds=res["n"], verdict=res["verdict"],
+                   size=res["size"], **{"test error": test_var[0][1]})
+        if c.metric != "rank1":
+            row["rank-1 ours"] = float(np.mean([100 * (b[s]["rank1"] - a[s]["rank1"]) for s in paired]))
+        base_rank1 = float(np.mean([a[s]["rank1"] for s in paired]))
+        if chance is not None and not learned(base_rank1, chance):
+            row.update(verdict=NOT_TESTABLE, size=None,
+                       note=f"{c.without!r} did not learn: rank-1 {100 * base_rank1:.1f} % is under "
+                            f"{LEARNED_TIMES_CHANCE:g} x chance ({100 * chance:.2f} %)")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["claim", *CLAIM_COLUMNS]).set_index("claim")
 
 
-CLAIM_COLUMNS = ("metric", "paper", "ours", "± se", "seeds", "verdict")
+CLAIM_COLUMNS = ("metric", "paper", "ours", "low", "high", "seeds", "verdict", "size", "rank-1 paper",
+                 "rank-1 ours", "test error", "note")
 
 
-def claims_table(records: list[dict], digits: int = 2) -> pd.DataFrame:
+def claims_table(records: list[dict], digits: int = 1) -> pd.DataFrame:
     """Judged claims as a chapter shows them: one row per claim, differences in points to ``digits``.
 
     ``records`` are :func:`judge` rows as a results file stores them (a list
     of dicts with a ``claim`` key; JSON sorts their keys, so the columns are
-    put back in :func:`judge`'s order here).
+    put back in :func:`judge`'s order here). The interval is shown as one
+    ``95 % interval`` column; columns empty in every row are left out.
     """
     table = pd.DataFrame(records).set_index("claim")
     table = table[[c for c in CLAIM_COLUMNS if c in table] + [c for c in table if c not in CLAIM_COLUMNS]]
-    return table.round({c: digits for c in ("paper", "ours", "± se") if c in table})
+    table = table.round({c: digits for c in ("paper", "ours", "low", "high", "rank-1 paper", "rank-1 ours")
+                         if c in table})
+    if {"low", "high"} <= set(table):
+        interval = [f"[{lo:+.{digits}f}, {hi:+.{digits}f}]" if lo == lo else "" for lo, hi in
+                    zip(table["low"], table["high"])]
+        table.insert(table.columns.get_loc("low"), "95 % interval", interval)
+        table = table.drop(columns=["low", "high"])
+    return table.dropna(axis=1, how="all").replace({None: ""})

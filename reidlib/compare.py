@@ -20,9 +20,9 @@ import pandas as pd
 
 from .ablation import run_configs
 from .engine import make_config
-from .claims import CALLS, compare
+from .claims import CALLS, compare, sampling_variance
 from .data import ReIDDataset
-from .eval import evaluate_rank, tracklet_records
+from .eval import chance_rank1
 from .models import fanet, ftn, mgcam
 
 # Random backgrounds for augmentation: empty scenes of a SynthReID family no test set is drawn from.
@@ -76,22 +76,36 @@ def run_entries(profile: str, seeds: list[int], dataset: str | None = None, comm
                         for e in entries}, seeds)
 
 
+def _test_var(without: dict, with_: dict, metric: str) -> float:
+    """The test set's sampling variance (points²) of ``with_ - without`` for one seed.
+
+    Rows of a change between two test sets (:func:`_test_change`) carry their
+    own ``test_var``; evaluations carry what :func:`reidlib.claims.sampling_variance` needs.
+    """
+    if "test_var" in without or "test_var" in with_:
+        return without.get("test_var", 0.0) + with_.get("test_var", 0.0)
+    return sampling_variance(without, with_, metric)[0]
+
+
 def differences(runs: dict[str, list[dict]], metric: str, baseline: str = BASELINE) -> pd.DataFrame:
     """Each entry minus the baseline, seed by seed, judged by the book's rule (points, direction +1).
 
     ``verdict`` reads: *better* (reproduced as "beats the baseline"), *worse*
-    (the opposite beyond twice the standard error) or *no difference called*.
+    (the 95 % interval below zero) or *no difference called*. The interval
+    includes the test set's sampling error (rule v2, :mod:`reidlib.claims`).
     """
-    base = {r["seed"]: r[metric] for r in runs[baseline]}
+    base = {r["seed"]: r for r in runs[baseline]}
     rows = []
     for label, results in runs.items():
         if label == baseline:
             continue
-        mine = {r["seed"]: r[metric] for r in results}
+        mine = {r["seed"]: r for r in results}
         seeds = sorted(set(base) & set(mine))
-        res = compare([100 * base[s] for s in seeds], [100 * mine[s] for s in seeds], None, +1)
-        rows.append({"entry": label, "metric": metric, "difference": res["ours"], "± se": res["se"],
-                     "seeds": res["n"], "verdict": CALLS[res["verdict"]]})
+        test_var = float(np.mean([_test_var(base[s], mine[s], metric) for s in seeds])) if seeds else 0.0
+        res = compare([100 * base[s][metric] for s in seeds], [100 * mine[s][metric] for s in seeds], None, +1,
+                      test_var=test_var)
+        rows.append({"entry": label, "metric": metric, "difference": res["ours"], "low": res["low"],
+                     "high": res["high"], "seeds": res["n"], "verdict": CALLS[res["verdict"]]})
     return pd.DataFrame(rows).set_index("entry")
 
 
@@ -100,7 +114,7 @@ def drops(scores: pd.DataFrame, reference: str = "original") -> pd.DataFrame:
 
     ``scores`` has columns ``entry``, ``seed``, ``test`` and the metrics.
     """
-    metrics = [c for c in scores.columns if c not in ("entry", "seed", "test")]
+    metrics = [c for c in scores.columns if c not in ("entry", "seed", "test", "num_valid_queries")]
     ref = scores.loc[scores["test"] == reference, ["entry", "seed", *metrics]]
     delta = scores[scores["test"] != reference].merge(ref, on=["entry", "seed"], suffixes=("", " ref"))
     for m in metrics:
@@ -130,7 +144,8 @@ def retest(runs: dict[str, list[dict]], tests: dict[str, dict], device: str = "a
     others load no masks, and the config check refuses a mask setting that
     would change nothing.
 
-    Returns one row per entry, seed and test: ``entry``, ``seed``, ``test`` and ``metrics``.
+    Returns one row per entry, seed and test: ``entry``, ``seed``, ``test``, ``metrics``
+    and ``num_valid_queries`` (for the verdict rule's test-set error).
     """
     from .engine.records import evaluate_run
 
@@ -140,22 +155,39 @@ def retest(runs: dict[str, list[dict]], tests: dict[str, dict], device: str = "a
         for r in results:
             for test, overrides in tests.items():
                 scores = evaluate_run(r, {**overrides, **masks}, device=device)
-                rows.append({"entry": label, "seed": r["seed"], "test": test, **{m: scores[m] for m in metrics}})
+                rows.append({"entry": label, "seed": r["seed"], "test": test, **{m: scores[m] for m in metrics},
+                             "num_valid_queries": scores["num_valid_queries"]})
     return pd.DataFrame(rows)
 
 
 def _per_entry(rows, metric: str) -> dict[str, list[dict]]:
-    """``entry -> [{"seed", metric}]`` from rows that carry ``entry``, ``seed`` and ``metric``."""
+    """``entry -> [{"seed", metric, ...}]`` from rows that carry ``entry``, ``seed`` and ``metric``.
+
+    ``num_valid_queries`` and ``test_var`` come along where the rows have them
+    (the verdict rule's test-set error needs them).
+    """
     out: dict[str, list[dict]] = {}
     for r in rows:
-        out.setdefault(r["entry"], []).append({"seed": r["seed"], metric: float(r[metric])})
+        keep = {k: r[k] for k in ("num_valid_queries", "test_var") if k in r and r[k] == r[k]}
+        out.setdefault(r["entry"], []).append({"seed": r["seed"], metric: float(r[metric]), **keep})
     return out
 
 
 def _test_change(records: list[dict], test: str, reference: str, metric: str) -> dict[str, list[dict]]:
-    """``entry -> [{"seed", metric}]``: ``test``'s metric minus ``reference``'s, seed by seed (fractions)."""
-    pivot = pd.DataFrame(records).pivot_table(index=["entry", "seed"], columns="test", values=metric, sort=False)
-    change = (pivot[test] - pivot[reference]).dropna().rename(metric)
+    """``entry -> [{"seed", metric, "test_var"}]``: ``test``'s metric minus ``reference``'s, seed by seed (fractions).
+
+    ``test_var`` is the binomial sampling variance (points²) of the two scores' difference.
+    """
+    frame = pd.DataFrame(records)
+    if "num_valid_queries" not in frame:
+        raise KeyError("test rows without num_valid_queries: re-run the chapter to rewrite them (rule v2 needs "
+                       "the number of queries for the test set's error)")
+    pivot = frame.pivot_table(index=["entry", "seed"], columns="test", values=[metric, "num_valid_queries"],
+                              sort=False)
+    value, queries = pivot[metric], pivot["num_valid_queries"]
+    binomial = lambda t: value[t].clip(0, 1) * (1 - value[t].clip(0, 1)) / queries[t]
+    change = pd.DataFrame({metric: value[test] - value[reference],
+                           "test_var": 1e4 * (binomial(test) + binomial(reference))}).dropna()
     return _per_entry(change.reset_index().to_dict(orient="records"), metric)
 
 
@@ -175,8 +207,9 @@ def question_calls(shown: dict, metric: str = "rank1", baseline: str = BASELINE)
 
     Returns one row per entry and question (entries in the table's order, an
     entry without runs paired with the baseline's left out): ``entry``,
-    ``question``, ``difference``, ``± se``, ``seeds`` and ``verdict``, which
-    is *better*, *worse* or *no difference called* (:func:`differences`).
+    ``question``, ``difference``, ``low`` / ``high`` (95 % interval), ``seeds``
+    and ``verdict``, which is *better*, *worse* or *no difference called*
+    (:func:`differences`).
     """
     questions: dict[str, dict[str, list[dict]]] = {"accuracy": shown["main"]}
     if shown.get("robustness"):
@@ -200,17 +233,17 @@ def question_calls(shown: dict, metric: str = "rank1", baseline: str = BASELINE)
     calls = pd.concat(frames, ignore_index=True)
     rank = calls["entry"].map(lambda label: known.index(label) if label in known else len(known))
     calls = calls.assign(_rank=rank).sort_values("_rank", kind="stable").drop(columns="_rank")
-    return calls[["entry", "question", "difference", "± se", "seeds", "verdict"]].reset_index(drop=True)
+    return calls[["entry", "question", "difference", "low", "high", "seeds", "verdict"]].reset_index(drop=True)
 
 
 def verdicts(calls: pd.DataFrame) -> pd.DataFrame:
     """:func:`question_calls` as a table: an entry per row, a question per column.
 
-    Each cell reads "verdict (difference ± se)"; a question an entry has no
-    paired runs for is empty (NaN).
+    Each cell reads "verdict (difference [95 % interval])"; a question an
+    entry has no paired runs for is empty (NaN).
     """
-    cells = calls.assign(cell=[f"{v} ({d:+.1f} ± {s:.1f})"
-                               for v, d, s in zip(calls["verdict"], calls["difference"], calls["± se"])])
+    cells = calls.assign(cell=[f"{v} ({d:+.1f} [{lo:+.1f}, {hi:+.1f}])" for v, d, lo, hi in
+                               zip(calls["verdict"], calls["difference"], calls["low"], calls["high"])])
     table = cells.pivot(index="entry", columns="question", values="cell")
     table = table.reindex(index=pd.unique(calls["entry"]), columns=pd.unique(calls["question"]))
     table.columns.name = None
@@ -220,9 +253,10 @@ def verdicts(calls: pd.DataFrame) -> pd.DataFrame:
 def dial_changes(dial: list[dict], metric: str = "rank1") -> pd.DataFrame:
     """Each entry's ``metric`` at the largest ``bg_share`` minus at the smallest, by the book's rule.
 
-    ``dial`` holds ``{"bg_share", "entry", "seed", metric}`` rows. The
-    verdict says whether accuracy *rises* or *falls* as the shared background
-    grows, or *no change called*, paired by seed.
+    ``dial`` holds ``{"bg_share", "entry", "seed", metric, "num_valid_queries"}``
+    rows. The verdict says whether accuracy *rises* or *falls* as the shared
+    background grows, or *no change called*, paired by seed; the two settings
+    are different test sets, so their binomial errors add.
     """
     frame = pd.DataFrame(dial)
     low, high = frame["bg_share"].min(), frame["bg_share"].max()
@@ -231,30 +265,16 @@ def dial_changes(dial: list[dict], metric: str = "rank1") -> pd.DataFrame:
     words = {"reproduced": "rises", "not reproduced": "falls", "inconclusive": "no change called"}
     rows = []
     for label, rows_of in frame.groupby("entry", sort=False):
-        at = {share: dict(zip(g["seed"], g[metric])) for share, g in rows_of.groupby("bg_share")}
+        at = {share: {r["seed"]: r for r in g.to_dict(orient="records")} for share, g in rows_of.groupby("bg_share")}
         seeds = sorted(set(at.get(low, {})) & set(at.get(high, {})))
-        before, after = ([100 * at[share][s] for s in seeds] for share in (low, high))
-        res = compare(before, after, None, +1)
+        before, after = ([100 * at[share][s][metric] for s in seeds] for share in (low, high))
+        test_var = float(np.mean([sampling_variance(at[low][s], at[high][s], metric)[0] for s in seeds])) if seeds else 0.0
+        res = compare(before, after, None, +1, test_var=test_var)
         rows.append({"entry": label, f"bg_share {low:g}": np.mean(before) if seeds else np.nan,
                      f"bg_share {high:g}": np.mean(after) if seeds else np.nan,
-                     "change": res["ours"], "± se": res["se"], "seeds": res["n"], "verdict": words[res["verdict"]]})
+                     "change": res["ours"], "low": res["low"], "high": res["high"], "seeds": res["n"],
+                     "verdict": words[res["verdict"]]})
     return pd.DataFrame(rows).set_index("entry")
-
-
-def chance_rank1(data: ReIDDataset, draws: int = 20, seed: int = 0, protocol: str = "market") -> float:
-    """Rank-1 of a model that ranks the gallery at random (a fraction), by the library's evaluation.
-
-    The mean over ``draws`` random (Q, G) distance matrices, scored with
-    :func:`reidlib.eval.evaluate_rank` as the trainer scores a model, so the
-    protocol's junk and same-camera rules count exactly as they do there (a
-    video dataset is ranked by tracklet, one record standing for each).
-    """
-    query, gallery = ((tracklet_records(split) if data.is_video else split) for split in (data.query, data.gallery))
-    qids, gids = [r.pid for r in query], [r.pid for r in gallery]
-    qcams, gcams = [r.camid for r in query], [r.camid for r in gallery]
-    rng = np.random.default_rng(seed)
-    return float(np.mean([evaluate_rank(rng.random((len(qids), len(gids))), qids, gids, qcams, gcams,
-                                        protocol=protocol)["cmc"][0] for _ in range(draws)]))
 
 
 def identity_learning(results: list[dict], data: ReIDDataset, term: str = "id") -> list[dict]:

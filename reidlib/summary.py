@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .claims import VERDICTS
 from .results import load_results
 
 # Reproduction chapters: notebook name -> (method, paper file number) as the book names them.
@@ -23,9 +24,10 @@ CHAPTERS = {
     "mgcam": ("MGCAM", "003"),
     "fmn": ("FMN", "004"),
 }
-VERDICTS = ("reproduced", "not reproduced", "inconclusive")
-COLUMNS = ["chapter", "method", "paper", "where", "dataset", "claim", "metric", "paper delta", "ours",
-           "± se", "seeds", "verdict", "profile"]
+COLUMNS = ["chapter", "method", "paper", "where", "dataset", "claim", "metric", "paper delta", "ours", "low",
+           "high", "seeds", "verdict", "size", "rank-1 paper", "rank-1 ours", "test error", "note", "profile"]
+# What a judged claim record must hold (reidlib.ablation.judge, rule v2).
+REQUIRED = {"claim", "metric", "paper", "ours", "low", "high", "seeds", "verdict", "size"}
 
 
 # Names of the chapters' claim lists that are not a paper's table.
@@ -51,14 +53,16 @@ def chapter_claims(chapter: str, profiles: tuple[str, ...] = ("gpu", "cpu", "ci"
     rows = []
     for key, dataset, records in groups:
         for r in records:
-            missing = {"claim", "metric", "paper", "ours", "± se", "seeds", "verdict"} - set(r)
+            missing = REQUIRED - set(r)
             if missing:
                 raise ValueError(f"a claim under {key!r} of {chapter}'s {results['profile']} results lacks "
                                  f"{sorted(missing)}; re-run the notebook {chapter} to rewrite them")
             rows.append({"chapter": chapter, "method": method, "paper": paper, "where": _where(key),
                          "dataset": dataset, "claim": r["claim"], "metric": r["metric"],
-                         "paper delta": r["paper"], "ours": r["ours"], "± se": r["± se"], "seeds": r["seeds"],
-                         "verdict": r["verdict"], "profile": results["profile"]})
+                         "paper delta": r["paper"], "ours": r["ours"], "low": r["low"], "high": r["high"],
+                         "seeds": r["seeds"], "verdict": r["verdict"], "size": r["size"],
+                         "rank-1 paper": r.get("rank-1 paper"), "rank-1 ours": r.get("rank-1 ours"),
+                         "test error": r.get("test error"), "note": r.get("note", ""), "profile": results["profile"]})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -30,7 +30,7 @@ def test_test_masks_marks_exactly_the_entries_that_read_masks_at_test_time():
 
 
 def runs(values):
-    return [{"seed": s, "rank1": v} for s, v in enumerate(values)]
+    return [{"seed": s, "rank1": v, "num_valid_queries": 10000} for s, v in enumerate(values)]
 
 
 def test_differences_call_better_worse_or_nothing_by_the_books_rule():
@@ -64,8 +64,10 @@ def test_mean_std_table_formats_percent():
 
 
 def variant_rows(label, original, random):
-    return ([{"entry": label, "seed": s, "test": "original", "rank1": v} for s, v in enumerate(original)]
-            + [{"entry": label, "seed": s, "test": "random_background", "rank1": v} for s, v in enumerate(random)])
+    return ([{"entry": label, "seed": s, "test": "original", "rank1": v, "num_valid_queries": 10000}
+             for s, v in enumerate(original)]
+            + [{"entry": label, "seed": s, "test": "random_background", "rank1": v, "num_valid_queries": 10000}
+               for s, v in enumerate(random)])
 
 
 def test_verdicts_judge_each_question_against_the_baseline_seed_by_seed():
@@ -76,7 +78,7 @@ def test_verdicts_judge_each_question_against_the_baseline_seed_by_seed():
         "robustness": variant_rows(base, [0.5, 0.5, 0.5], [0.2, 0.21, 0.19])
                       + variant_rows(other, [0.6, 0.6, 0.6], [0.5, 0.49, 0.51]),
         "real": {"trained": {base: [], other: []},  # none trained yet (a partial run): no column
-                 "transfer": [{"entry": label, "seed": s, "test": "CUHK01", "rank1": v}
+                 "transfer": [{"entry": label, "seed": s, "test": "CUHK01", "rank1": v, "num_valid_queries": 486}
                               for label, vs in ((base, [0.10, 0.12, 0.08]), (other, [0.30, 0.05, 0.14]))
                               for s, v in enumerate(vs)]},
     }
@@ -90,8 +92,9 @@ def test_verdicts_judge_each_question_against_the_baseline_seed_by_seed():
     table = compare.verdicts(calls)
     assert list(table.index) == [other]
     assert list(table.columns) == ["accuracy", "random-background drop", "transfer"]
-    assert table.loc[other, "accuracy"] == "better (+10.0 ± 0.0)"
-    assert table.loc[other, "random-background drop"].startswith("better (+20.0 ± ")
+    # the seeds agree exactly: the interval is the test set's sampling error alone
+    assert table.loc[other, "accuracy"].startswith("better (+10.0 [+") and "+10.0 [+10.0" not in table.loc[other, "accuracy"]
+    assert table.loc[other, "random-background drop"].startswith("better (+20.0 [")
     assert table.loc[other, "transfer"].startswith("no difference called (")
     with pytest.raises(KeyError, match="no results of the baseline"):
         compare.question_calls({"main": {other: runs([0.6, 0.6, 0.6])}})
@@ -104,18 +107,19 @@ def test_question_calls_keep_the_tables_entry_order_and_leave_unpaired_cells_emp
              "real": {"trained": {base: runs([0.2, 0.2, 0.2]), fmn: runs([0.1, 0.1, 0.1]), fanet: []}}}
     table = compare.verdicts(compare.question_calls(shown))
     assert list(table.index) == [fanet, fmn]  # ENTRIES order
-    assert table.loc[fmn, "real data"] == "worse (-10.0 ± 0.0)"
+    assert table.loc[fmn, "real data"].startswith("worse (-10.0 [-1")
     assert pd.isna(table.loc[fanet, "real data"])  # no FA-Net run on real data yet
 
 
 def test_dial_changes_call_a_rise_a_fall_or_no_change():
-    dial = [{"bg_share": share, "entry": label, "seed": s, "rank1": v}
+    dial = [{"bg_share": share, "entry": label, "seed": s, "rank1": v, "num_valid_queries": 2000}
             for label, by_share in {"rises": {0.0: [0.5, 0.5, 0.5], 1.0: [0.7, 0.71, 0.69]},
                                     "falls": {0.0: [0.5, 0.5, 0.5], 1.0: [0.3, 0.31, 0.29]},
                                     "noisy": {0.0: [0.5, 0.5, 0.5], 1.0: [0.8, 0.2, 0.5]}}.items()
             for share, values in by_share.items() for s, v in enumerate(values)]
     table = compare.dial_changes(dial)
     assert table["verdict"].to_dict() == {"rises": "rises", "falls": "falls", "noisy": "no change called"}
+    assert table.loc["rises", "low"] < 20.0 - 4.30 * 0.577  # the seeds' spread and the test sets' error
     assert table.loc["rises", "change"] == pytest.approx(20.0)
     assert table.loc["falls", "bg_share 0"] == pytest.approx(50.0)
     with pytest.raises(ValueError, match="two bg_share settings"):

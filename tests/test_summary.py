@@ -8,7 +8,8 @@ from reidlib.results import save_results
 
 
 def claim(label, verdict):
-    return {"claim": label, "metric": "rank1", "paper": 1.0, "ours": 2.0, "± se": 0.5, "seeds": 3, "verdict": verdict}
+    return {"claim": label, "metric": "rank1", "paper": 1.0, "ours": 2.0, "low": 0.5, "high": 3.5, "seeds": 3,
+            "verdict": verdict, "size": "same size"}
 
 
 @pytest.fixture
@@ -36,9 +37,9 @@ def test_claims_come_from_each_chapters_largest_profile(results_root):
 
 def test_a_claim_record_missing_a_field_names_the_chapter(results_root):
     bad = claim("a", "reproduced")
-    del bad["± se"]
+    del bad["low"]
     save_results("ftn", {"table1_claims": [bad]}, "ci", results_root / "ci")
-    with pytest.raises(ValueError, match=r"table1_claims.*ftn.*± se"):
+    with pytest.raises(ValueError, match=r"table1_claims.*ftn.*low"):
         summary.chapter_claims("ftn")
     with pytest.raises(ValueError, match="unknown chapter"):
         summary.chapter_claims("nope")
@@ -60,11 +61,12 @@ def test_provenance_names_the_largest_committed_profile_and_the_command(results_
 def test_comparison_verdicts_read_the_comparison_chapter(results_root):
     assert summary.comparison_verdicts().empty
     save_results("comparison", {"vs_baseline": [
-        {"entry": "FA-Net", "metric": "rank1", "difference": 2.0, "± se": 0.5, "seeds": 3, "verdict": "better"},
-        {"entry": "FA-Net", "metric": "mAP", "difference": -0.2, "± se": 0.5, "seeds": 3,
+        {"entry": "FA-Net", "metric": "rank1", "difference": 2.0, "low": 0.5, "high": 3.5, "seeds": 3,
+         "verdict": "better"},
+        {"entry": "FA-Net", "metric": "mAP", "difference": -0.2, "low": -1.0, "high": 0.6, "seeds": 3,
          "verdict": "no difference called"}]}, "cpu", results_root / "cpu")
     table = summary.comparison_verdicts()
-    assert table.loc["FA-Net", "rank1"] == "better (+2.0 ± 0.5)"
+    assert table.loc["FA-Net", "rank1"] == "better (+2.0 [+0.5, +3.5])"
     assert table.loc["FA-Net", "profile"] == "cpu"
     assert list(table.columns) == ["profile", "rank1", "mAP"]  # no per-seed results saved: no background questions
 
@@ -74,15 +76,17 @@ def test_comparison_verdicts_add_the_background_questions(results_root):
     per_seed = {base: [0.5, 0.5, 0.5], "FA-Net": [0.6, 0.6, 0.6]}
     loses = {base: 0.3, "FA-Net": 0.1}  # rank-1 lost on random backgrounds
     save_results("comparison", {
-        "vs_baseline": [{"entry": "FA-Net", "metric": "rank1", "difference": 10.0, "± se": 0.0, "seeds": 3,
-                         "verdict": "better"}],
-        "main": {label: [{"seed": s, "rank1": v} for s, v in enumerate(vs)] for label, vs in per_seed.items()},
-        "robustness": [{"entry": label, "seed": s, "test": test, "rank1": v - (loses[label] if test != "original" else 0)}
+        "vs_baseline": [{"entry": "FA-Net", "metric": "rank1", "difference": 10.0, "low": 8.0, "high": 12.0,
+                         "seeds": 3, "verdict": "better"}],
+        "main": {label: [{"seed": s, "rank1": v, "num_valid_queries": 1000} for s, v in enumerate(vs)]
+                 for label, vs in per_seed.items()},
+        "robustness": [{"entry": label, "seed": s, "test": test, "num_valid_queries": 1000,
+                        "rank1": v - (loses[label] if test != "original" else 0)}
                        for label, vs in per_seed.items() for s, v in enumerate(vs)
                        for test in ("original", "random_background")]}, "cpu", results_root / "cpu")
     table = summary.comparison_verdicts()
     assert list(table.columns) == ["profile", "rank1", "random-background drop"]
-    assert table.loc["FA-Net", "random-background drop"] == "better (+20.0 ± 0.0)"
+    assert table.loc["FA-Net", "random-background drop"].startswith("better (+20.0 [+7.1, +32.9]")
 
 
 def test_comparison_baseline_learning_averages_the_chapters_records(results_root):

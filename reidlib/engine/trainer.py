@@ -104,6 +104,19 @@ def _to_device(batch: dict, device: torch.device, channels_last: bool) -> dict:
     return out
 
 
+def per_query_scores(res: dict, query_ids) -> dict:
+    """Each valid query's AP and first-hit rank from ``evaluate_rank(..., return_per_query=True)``.
+
+    Kept in every result (and so in run records) so that the verdict rule can
+    include the test set's sampling error (:func:`reidlib.claims.test_set_variance`).
+    ``query`` indexes the query list; APs are rounded to 6 digits to keep records small.
+    """
+    valid = np.flatnonzero(res["query_first_rank"] > 0)
+    return {"query": valid.tolist(), "pid": [int(p) for p in np.asarray(query_ids)[valid]],
+            "ap": [round(float(a), 6) for a in res["query_ap"][valid]],
+            "first_rank": [int(r) for r in res["query_first_rank"][valid]]}
+
+
 class Trainer:
     """Trains ``config`` (see the module docstring); :meth:`fit` returns the results dict."""
 
@@ -305,10 +318,12 @@ class Trainer:
         qcams, gcams = np.array([r.camid for r in qrec]), np.array([r.camid for r in grec])
         protocol = cfg.protocol or "market"
         dist = pairwise_distance(q, g, cfg.metric)
-        res = evaluate_rank(dist, qids, gids, qcams, gcams, protocol=protocol)
+        res = evaluate_rank(dist, qids, gids, qcams, gcams, protocol=protocol, return_per_query=True)
         out = {"rank1": float(res["cmc"][0]), "rank5": float(res["cmc"][4]), "rank10": float(res["cmc"][9]),
                "mAP": float(res["mAP"]), "mINP": float(res["mINP"]), "cmc": [float(c) for c in res["cmc"][:20]],
                "num_valid_queries": int(res["num_valid_queries"])}
+        if protocol != "cuhk03_classic":  # (its CMC comes from repeated random galleries, not one ranking)
+            out["per_query"] = per_query_scores(res, qids)
         if cfg.rerank:
             rr = evaluate_rank(re_ranking(q, g), qids, gids, qcams, gcams, protocol=protocol)
             out.update({"rerank_rank1": float(rr["cmc"][0]), "rerank_mAP": float(rr["mAP"]),

@@ -6,10 +6,12 @@ The public entry points (notebooks and the engine call these):
 * :func:`evaluate_rank`: CMC, mAP and mINP under the Market-1501, CUHK03 and
   MARS protocols, with either AP convention.
 * :func:`re_ranking`: k-reciprocal re-ranking in bounded memory.
+* :func:`chance_rank1`: rank-1 of a random ranking, the study's one definition of chance.
 * :func:`fit_kissme`, :func:`fit_xqda`: learned distances on fixed features.
 * :func:`extract_features`, :func:`pool_tracklet_features`, :func:`tracklet_records`: embeddings from a model.
 """
 
+from .chance import chance_rank1
 from .distance import iter_distance_chunks, pairwise_distance
 from .features import extract_features, pool_tracklet_features, tracklet_records
 from .metric_learning import LearnedMetric, fit_kissme, fit_xqda
@@ -18,6 +20,7 @@ from .rerank import re_ranking
 
 __all__ = [
     "LearnedMetric",
+    "chance_rank1",
     "evaluate_rank",
     "extract_features",
     "fit_kissme",
