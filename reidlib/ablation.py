@@ -160,3 +160,54 @@ def claims_table(records: list[dict], digits: int = 1) -> pd.DataFrame:
         table.insert(table.columns.get_loc("low"), "95 % interval", interval)
         table = table.drop(columns=["low", "high"])
     return table.dropna(axis=1, how="all").replace({None: ""})
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """A result that cannot be shown: what it is and why (rule v2 shows it as *withdrawn*, never as a verdict)."""
+
+    what: str
+    reason: str
+
+    def record(self) -> dict:
+        return {"result": self.what, "reason": self.reason}
+
+
+# Why the background variants' random-background scores of earlier runs are gone.
+LEAKY_RANDOM_BACKGROUND = ("the random-background test set shared background crops between query and gallery "
+                           "images of the same index (an identity leak, fixed with rule v2); the run's record has no "
+                           "score on the leak-free test set and its weights are not kept, so it is retrained by the "
+                           "chapter issues")
+
+
+def evaluate_or_withdraw(run: dict, test: list[str] | dict | None, what: str, reason: str | None = None,
+                         device: str = "auto") -> dict | Withdrawn:
+    """:func:`reidlib.engine.records.evaluate_run`, or :class:`Withdrawn` where it cannot be computed here.
+
+    A score is computed from the run's weights or read from its record; where
+    neither is on this machine (a records-only execution, or a run folder
+    gone with its machine) the result is withdrawn with ``reason`` (default:
+    the error's own words) rather than left out silently.
+    """
+    from .engine.records import MissingRunError, evaluate_run
+
+    try:
+        return evaluate_run(run, test, device=device)
+    except MissingRunError as err:
+        return Withdrawn(what, reason or str(err))
+
+
+def verdict_sentence(records: list[dict] | pd.DataFrame) -> str:
+    """How many judged claims got each verdict, as prose: ``"3 reproduced, 1 inconclusive"``.
+
+    Chapters glue this into their text, so that no verdict word is typed by hand.
+    """
+    from .claims import VERDICTS
+
+    verdicts = pd.DataFrame(records)["verdict"] if len(records) else pd.Series([], dtype=str)
+    counts = verdicts.value_counts()
+    unknown = set(counts.index) - set(VERDICTS)
+    if unknown:
+        raise ValueError(f"verdicts {sorted(unknown)} are not rule v2's {VERDICTS}")
+    parts = [f"{counts[v]} {v}" for v in VERDICTS if counts.get(v, 0)]
+    return ", ".join(parts) if parts else "no claims judged"
