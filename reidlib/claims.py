@@ -171,3 +171,30 @@ def compare(without: Sequence[float], with_: Sequence[float], paper_delta: float
 def learned(rank1: float, chance: float) -> bool:
     """Whether a baseline with test ``rank1`` learned, by the rule's floor (both fractions)."""
     return rank1 >= LEARNED_TIMES_CHANCE * chance
+
+
+def rule_text() -> str:
+    """Rule v2 in words, for the book's landing page: the one place the book states it (Markdown)."""
+    pct = f"{100 * CONFIDENCE:g} %"
+    return (
+        f"**The verdict rule (rule {RULE}).** A claim is one question on one dataset, counted once; where the "
+        "paper reports mAP its verdict is on mAP, with rank-1 shown beside it. Each seed trains both rows of a "
+        "claim, and our difference is their mean difference over the seeds, with a "
+        f"{pct} interval from Student's t with n - 1 degrees of freedom. The interval's standard error "
+        "combines the spread over the seeds with the sampling error of the test set: the variance of the "
+        "paired difference over query identities where a run record keeps each query's AP and first-hit rank, "
+        "and otherwise the binomial variance of each score over its queries (an upper bound for mAP), as the "
+        "claim's *test error* column says.\n\n"
+        f"*Direction*: with at least {MIN_SEEDS} seeds, **reproduced** when the interval lies on the paper's "
+        "side of zero, **not reproduced** when it lies on the other side, **inconclusive** otherwise. "
+        "*Size*, where the paper gives a number: **same size** when the paper's difference lies in our "
+        "interval, **larger** or **smaller** otherwise. A claim that an effect is small states its bound "
+        "in points and where the bound comes from; it is reproduced only when the whole interval lies within "
+        "the bound on the paper's side, and not reproduced when all of it lies beyond.\n\n"
+        f"A claim is **{NOT_TESTABLE}** when the baseline row of its runs did not learn: rank-1 under "
+        f"{LEARNED_TIMES_CHANCE:g} times that of a random ranking of the same test set (the library's one "
+        "definition of chance, `reidlib.eval.chance_rank1`). A result whose runs or scores have no committed "
+        f"record is **{WITHDRAWN}**, with the reason, until it is trained again. Questions the papers did not "
+        f"ask are answered by the same rule as **{CALLS['reproduced']}**, **{CALLS['not reproduced']}** or "
+        f"**{CALLS['inconclusive']}**, and are not counted as a paper's verdicts. A claim that does not "
+        "reproduce is a finding, and is reported as one.")

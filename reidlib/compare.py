@@ -114,7 +114,8 @@ def drops(scores: pd.DataFrame, reference: str = "original") -> pd.DataFrame:
 
     ``scores`` has columns ``entry``, ``seed``, ``test`` and the metrics.
     """
-    metrics = [c for c in scores.columns if c not in ("entry", "seed", "test", "num_valid_queries")]
+    metrics = [c for c in scores.columns if c not in ("entry", "seed", "test", "num_valid_queries", "withdrawn")]
+    scores = scores.dropna(subset=metrics)  # withdrawn retests
     ref = scores.loc[scores["test"] == reference, ["entry", "seed", *metrics]]
     delta = scores[scores["test"] != reference].merge(ref, on=["entry", "seed"], suffixes=("", " ref"))
     for m in metrics:
@@ -135,7 +136,8 @@ def mean_std_table(per_seed: dict[str, list[dict]], metrics: tuple[str, ...]) ->
 
 
 def retest(runs: dict[str, list[dict]], tests: dict[str, dict], device: str = "auto",
-           metrics: tuple[str, ...] = ("rank1", "mAP"), test_mask_root: str | None = None) -> pd.DataFrame:
+           metrics: tuple[str, ...] = ("rank1", "mAP"), test_mask_root: str | None = None,
+           reasons: dict[str, str] | None = None) -> pd.DataFrame:
     """Evaluate every trained run again under each test setting (``label -> load_run overrides``).
 
     ``test_mask_root``: the mask tree of a new test set, given (as
@@ -144,20 +146,39 @@ def retest(runs: dict[str, list[dict]], tests: dict[str, dict], device: str = "a
     others load no masks, and the config check refuses a mask setting that
     would change nothing.
 
-    Returns one row per entry, seed and test: ``entry``, ``seed``, ``test``, ``metrics``
-    and ``num_valid_queries`` (for the verdict rule's test-set error).
+    A score that can be neither read from the run's record nor computed here
+    is withdrawn (:func:`reidlib.ablation.evaluate_or_withdraw`): its row has
+    NaN metrics and the reason in ``withdrawn`` (``reasons[test]`` where given).
+
+    Returns one row per entry, seed and test: ``entry``, ``seed``, ``test``, ``metrics``,
+    ``num_valid_queries`` (for the verdict rule's test-set error) and ``withdrawn``.
     """
-    from .engine.records import evaluate_run
+    from .ablation import Withdrawn, evaluate_or_withdraw
 
     rows = []
     for label, results in runs.items():
         masks = {"data.test_mask_root": str(test_mask_root)} if test_mask_root and entry(label).test_masks else {}
         for r in results:
             for test, overrides in tests.items():
-                scores = evaluate_run(r, {**overrides, **masks}, device=device)
+                scores = evaluate_or_withdraw(r, {**overrides, **masks}, f"{label}, seed {r['seed']}, {test}",
+                                              (reasons or {}).get(test), device=device)
+                if isinstance(scores, Withdrawn):
+                    rows.append({"entry": label, "seed": r["seed"], "test": test, **{m: np.nan for m in metrics},
+                                 "num_valid_queries": np.nan, "withdrawn": scores.reason})
+                    continue
                 rows.append({"entry": label, "seed": r["seed"], "test": test, **{m: scores[m] for m in metrics},
-                             "num_valid_queries": scores["num_valid_queries"]})
+                             "num_valid_queries": scores["num_valid_queries"], "withdrawn": None})
     return pd.DataFrame(rows)
+
+
+def withdrawn_tests(rows: pd.DataFrame | list[dict]) -> list[dict]:
+    """The withdrawn retests of :func:`retest` rows, one record per entry and test (``result``, ``reason``)."""
+    frame = pd.DataFrame(rows)
+    if frame.empty or "withdrawn" not in frame:
+        return []
+    gone = frame[frame["withdrawn"].notna()]
+    return [{"result": f"{e}: {t} test", "reason": g["withdrawn"].iloc[0]}
+            for (e, t), g in gone.groupby(["entry", "test"], sort=False)]
 
 
 def _per_entry(rows, metric: str) -> dict[str, list[dict]]:
@@ -184,6 +205,8 @@ def _test_change(records: list[dict], test: str, reference: str, metric: str) ->
                        "the number of queries for the test set's error)")
     pivot = frame.pivot_table(index=["entry", "seed"], columns="test", values=[metric, "num_valid_queries"],
                               sort=False)
+    if test not in pivot[metric] or reference not in pivot[metric]:  # withdrawn (see retest)
+        return {}
     value, queries = pivot[metric], pivot["num_valid_queries"]
     binomial = lambda t: value[t].clip(0, 1) * (1 - value[t].clip(0, 1)) / queries[t]
     change = pd.DataFrame({metric: value[test] - value[reference],

@@ -132,3 +132,22 @@ def comparison_baseline_learning(profiles: tuple[str, ...] = ("gpu", "cpu", "ci"
     except FileNotFoundError:
         return pd.DataFrame()
     return learning_table((results.get("real") or {}).get("learning", []))
+
+
+def withdrawn_results(profiles: tuple[str, ...] = ("gpu", "cpu", "ci")) -> pd.DataFrame:
+    """What each chapter withdrew rather than show (``results["withdrawn"]``): chapter, result and reason.
+
+    Withdrawn claims are in :func:`all_claims` with their reasons; this lists
+    the other results (tables, scores) a chapter left out, so the landing page
+    says what is missing and why.
+    """
+    rows = []
+    for chapter in [*CHAPTERS, "comparison"]:
+        try:
+            results = load_results(chapter, profiles)
+        except FileNotFoundError:
+            continue
+        for w in results.get("withdrawn", []):
+            rows.append({"chapter": chapter, "result": w["result"], "reason": w["reason"],
+                         "profile": results["profile"]})
+    return pd.DataFrame(rows, columns=["chapter", "result", "reason", "profile"])
