@@ -1,6 +1,8 @@
 """Masks, joint image/mask transforms, background variants, P x K sampling, decoding."""
 
+import hashlib
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,24 +97,131 @@ def test_background_variants():
     assert torch.equal(mo[:, 10, 6], torch.ones(3)) and torch.equal(mo[:, 0, 0], torch.zeros(3))
 
 
+def scene_folder(root, colours=((200, 200, 200), (30, 30, 30))):
+    """A pool folder of uniform scenes, one per colour (60 x 90)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for i, colour in enumerate(colours):
+        Image.fromarray(np.full((60, 90, 3), colour, np.uint8)).save(root / f"scene{i}.png")
+    return root
+
+
 def test_background_pool_and_random_background(tmp_path):
-    Image.fromarray(np.full((60, 90, 3), 200, np.uint8)).save(tmp_path / "scene.jpg")
-    pool = BackgroundPool(tmp_path)
-    crop = pool.sample(32, 16)
-    assert crop.shape == (3, 32, 16) and 0.7 < float(crop.mean()) < 0.85
+    pool = BackgroundPool(scene_folder(tmp_path / "pool"))
+    assert len(pool) == 2 and len(pool.part("train")) == len(pool.part("test")) == 1
+    for part in ("train", "test"):
+        crop = pool.sample(32, 16, part=part)
+        colour = pool.images[pool.part(part)[0]][0, 0, 0] / 255
+        assert crop.shape == (3, 32, 16) and torch.allclose(crop, colour.float().expand(3, 32, 16), atol=1e-5)
     variant = BackgroundVariant("random_background", pool, seed=1)
-    a, b = variant(person_sample()), variant(person_sample())
-    assert torch.equal(a["image"], b["image"])  # seeded by the sample index: test sets are fixed
+    sample = {**person_sample(), "split": "query", "path": "query/0001_c0_0.png"}
+    a, b = variant(sample), variant(dict(sample))
+    assert torch.equal(a["image"], b["image"])  # seeded by split and path: test sets are fixed
     always = RandomBackground(pool, p=1.0)(person_sample())
     assert float(always["image"][0, 0, 0]) < 0.9  # the red background is gone
     never = RandomBackground(pool, p=0.0)(person_sample())
     assert torch.equal(never["image"], person_sample()["image"])
+    with pytest.raises(KeyError, match="needs the sample's split and path"):
+        variant(person_sample())  # an index alone no longer seeds a background
+    with pytest.raises(KeyError, match="needs the sample's split"):
+        variant({**person_sample(), "path": "query/x.png"})
     with pytest.raises(ValueError, match="needs a BackgroundPool"):
         BackgroundVariant("random_background")
     with pytest.raises(ValueError, match="unknown background variant"):
         BackgroundVariant("blurred")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         BackgroundPool(tmp_path / "none")
+    one = BackgroundPool(scene_folder(tmp_path / "one", colours=((9, 9, 9),)))
+    assert one.sample(32, 16).shape == (3, 32, 16)  # training draws from a pool of one image
+    with pytest.raises(ValueError, match="no test part"):
+        one.sample(32, 16, part="test")
+
+
+def random_background_sets(records, pool, splits=("query", "gallery"), root=None):
+    """``records`` served as each of ``splits`` through the random-background test transform (masks under root)."""
+    tf = build_transforms(32, 16, train=False, background="random_background", background_pool=pool, normalize=False)
+    return {s: ReIDImages(records, tf, MaskSource(root), split=s) for s in splits}
+
+
+def test_query_and_gallery_images_at_one_index_get_different_backgrounds(tmp_path):
+    records = write_dataset(tmp_path, n_ids=4, per_id=2)
+    pool = BackgroundPool([torch.randint(0, 256, (3, 60, 90), dtype=torch.uint8, generator=torch.Generator()
+                                         .manual_seed(i)) for i in range(4)])
+    tf = build_transforms(32, 16, train=False, background="random_background", background_pool=pool, normalize=False)
+    query = ReIDImages(records[:4], tf, MaskSource(tmp_path), split="query")
+    gallery = ReIDImages(records[4:], tf, MaskSource(tmp_path), split="gallery")
+    corner = (slice(None), slice(0, 4), slice(None))  # rows 0-3 are background in every image
+    for i in range(4):
+        assert not torch.equal(query[i]["image"][corner], gallery[i]["image"][corner])
+    # the same image in two splits (a video gallery holds its queries) gets two backgrounds too
+    sets = random_background_sets(records, pool, root=tmp_path)
+    assert not torch.equal(sets["query"][0]["image"][corner], sets["gallery"][0]["image"][corner])
+    # an image's background depends on its split and path, not on its position in the list
+    reordered = ReIDImages(records[:4][::-1], tf, MaskSource(tmp_path), split="query")
+    for i in range(4):
+        assert reordered[3 - i]["path"] == query[i]["path"] == f"train/{Path(records[i].path).name}"
+        assert torch.equal(reordered[3 - i]["image"], query[i]["image"])
+
+
+def recording_crops(pool, monkeypatch):
+    """Every (pool index, box, crop bytes) that ``pool`` cuts from now on."""
+    cuts = []
+    crop = pool.crop
+
+    def recorded(index, box, height, width):
+        out = crop(index, box, height, width)
+        cuts.append((index, tuple(box), hashlib.sha1(out.numpy().tobytes()).hexdigest()))
+        return out
+
+    monkeypatch.setattr(pool, "crop", recorded)
+    return cuts
+
+
+def test_no_two_test_images_share_a_background_crop(monkeypatch):
+    from reidlib.engine import make_config
+    from reidlib.engine.data import background_pool, build_run_data, open_run_dataset
+
+    cfg = make_config("ide", "ci", "synth-tiny", overrides=["data.test_background=random_background",
+                                                            "data.background_pool=synth-scenes:C",
+                                                            "data.height=32", "data.width=16", "data.num_workers=0"])
+    pool = background_pool("synth-scenes:C")
+    assert pool.parts == {"train": list(range(50)), "test": list(range(50, 100))}  # the 100 scenes, half and half
+    run = build_run_data(cfg, open_run_dataset(cfg), model_needs=())
+    cuts = recording_crops(pool, monkeypatch)
+    paths = {(s, run_set.dataset[i]["path"]) for s, run_set in (("query", run.query), ("gallery", run.gallery))
+             for i in range(len(run_set.dataset))}
+    n = len(run.query.dataset) + len(run.gallery.dataset)
+    assert len(cuts) == n == len(paths) and len({(i, box) for i, box, _ in cuts}) == n
+    assert len({pixels for _, _, pixels in cuts}) == n  # no two test images share a crop's pixels
+    assert {i for i, _, _ in cuts} <= set(pool.part("test"))
+    assert all(not p.startswith("/") for _, p in paths)  # paths under the dataset folder: the same in every clone
+
+
+def test_test_backgrounds_come_from_a_part_of_the_pool_training_never_sees(tmp_path):
+    colours = [(40 * i, 255 - 40 * i, 100) for i in range(6)]
+    pool = BackgroundPool(scene_folder(tmp_path / "pool", colours))
+    train_part, test_part = pool.part("train"), pool.part("test")
+    assert len(train_part) == len(test_part) == 3 and sorted(train_part + test_part) == list(range(6))
+    # split by the files' names: the same parts whatever the listing order, and in any folder
+    files = sorted((tmp_path / "pool").iterdir())
+    by_name = BackgroundPool(files[::-1])
+    assert {files[::-1][i].name for i in by_name.part("test")} == {files[i].name for i in test_part}
+    tensors = BackgroundPool([torch.zeros(3, 8, 8, dtype=torch.uint8)] * 5)
+    assert tensors.parts == {"train": [0, 1, 2], "test": [3, 4]}  # decoded scenes: by position, last half held out
+
+    def colour_of(image):  # the colour of the top-left background pixel (uniform scenes)
+        return tuple(int(c) for c in (image[:, 0, 0] * 255).round())
+
+    held_out = {colours[int(files[i].stem[5:])] for i in test_part}
+    seen = set(colours) - held_out
+    records = write_dataset(tmp_path / "data", n_ids=4, per_id=4)
+    sets = random_background_sets(records, pool, ("query", "gallery", "train"), root=tmp_path / "data")
+    for split in ("query", "gallery"):
+        assert {colour_of(sets[split][i]["image"]) for i in range(len(records))} <= held_out
+    # the training variant (data.background=random_background) and the augmentation draw from the training part
+    assert {colour_of(sets["train"][i]["image"]) for i in range(len(records))} <= seen
+    torch.manual_seed(0)
+    augment = RandomBackground(pool, p=1.0)
+    assert {colour_of(augment(person_sample())["image"]) for _ in range(60)} == seen
 
 
 def test_rgbm_and_gaussian_weight():

@@ -139,3 +139,40 @@ def test_a_score_two_processes_ask_for_at_once_is_computed_once(study):
         t.join(10)
     assert len(calls) == 1 and got == [{"value": 1}, {"value": 1}]
     assert json.loads(record_path("ide", "cpu", res["output_dir"]).read_text())["scores"]["test-score"] == {"value": 1}
+
+
+# Keys copied from committed records (e.g. results/cpu/runs/bgbias/cpu-synth-small-s0-30371e9a.json).
+OLD_RANDOM_BACKGROUND_KEY = ('evaluate {"settings": {"data.background_pool": "synth-scenes:C", '
+                             '"data.test_background": "random_background"}}')
+MEAN_BACKGROUND_KEY = ('evaluate {"settings": {"data.background_pool": "synth-scenes:C", '
+                       '"data.test_background": "mean_background"}}')
+RANDOM_BACKGROUND_TEST = {"data.test_background": "random_background", "data.background_pool": "synth-scenes:C"}
+
+
+def test_scores_on_the_random_background_test_set_have_a_new_key_and_others_keep_theirs():
+    new = score_key("evaluate", RANDOM_BACKGROUND_TEST)
+    assert new != OLD_RANDOM_BACKGROUND_KEY  # the leaky v1 test set's scores are not found under it
+    assert f'"random_background_test": "{records.RANDOM_BACKGROUND_TEST}"' in new
+    assert new == score_key("evaluate", [f"{k}={v}" for k, v in RANDOM_BACKGROUND_TEST.items()])
+    assert "random_background_test" in score_key("attention", RANDOM_BACKGROUND_TEST, key="zf", mask_root=None)
+    assert score_key("evaluate", ["data.test_background=mean_background",
+                                  "data.background_pool=synth-scenes:C"]) == MEAN_BACKGROUND_KEY
+    assert (score_key("evaluate", {"data.test_background": "original"})
+            == 'evaluate {"settings": {"data.test_background": "original"}}')
+    assert score_key("evaluate", None) == 'evaluate {"settings": {}}'
+    assert (score_key("attention", None, key="zf", mask_root=None)
+            == 'attention {"key": "zf", "mask_root": null, "settings": {}}')
+
+
+def test_a_recorded_score_on_the_old_random_background_test_set_is_not_reused(study):
+    res = train(study())
+    path = record_path("ide", "cpu", res["output_dir"])
+    record = json.loads(path.read_text())
+    stale = {"rank1": -1.0, "rank5": -1.0, "mAP": -1.0, "mINP": -1.0}
+    record["scores"].update({OLD_RANDOM_BACKGROUND_KEY: stale, MEAN_BACKGROUND_KEY: stale})
+    path.write_text(json.dumps(record))
+    assert evaluate_run(res, {"data.test_background": "mean_background",
+                              "data.background_pool": "synth-scenes:C"}) == stale  # its key is unchanged
+    fresh = evaluate_run(res, RANDOM_BACKGROUND_TEST)
+    assert 0 <= fresh["mAP"] <= 1  # tested again, on the new test set
+    assert json.loads(path.read_text())["scores"][score_key("evaluate", RANDOM_BACKGROUND_TEST)] == fresh

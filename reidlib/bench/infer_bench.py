@@ -43,7 +43,8 @@ def test_batch(trainer, size: int) -> dict:
     if len(images) < size:
         raise ValueError(f"the query set has {len(images)} images, fewer than a batch of {size}; lower --batch")
     samples = [images[i] for i in range(size)]
-    batch = {k: torch.stack([torch.as_tensor(s[k]) for s in samples]) for k in samples[0] if k != "tracklet"}
+    # (the default collate's stacking; names such as "path" and "split" stay lists)
+    batch = torch.utils.data.default_collate([{k: v for k, v in s.items() if k != "tracklet"} for s in samples])
     return _to_device(batch, trainer.device, trainer.channels_last)
 
 

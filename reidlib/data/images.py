@@ -27,6 +27,20 @@ def find_images(root: str | os.PathLike, skip: Iterable[str | os.PathLike] = ())
                   if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and skip.isdisjoint(p.parents))
 
 
+def image_key(path: str | os.PathLike, root: str | os.PathLike | None = None) -> str:
+    """``path`` relative to ``root`` (POSIX) when it lies under it, else as given.
+
+    Names an image the same in every clone (the seed of its random test background).
+    """
+    if root is not None:
+        for p, r in ((Path(path), Path(root)), (Path(path).resolve(), Path(root).resolve())):
+            try:
+                return p.relative_to(r).as_posix()
+            except ValueError:
+                continue
+    return Path(path).as_posix()
+
+
 class ImageReadError(ValueError):
     """An image file is missing or cannot be decoded."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -9,27 +10,36 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision import tv_tensors
 
-from .images import read_image
+from .images import image_key, read_image
 from .masks import MaskSource
 from .records import Record
 from .samplers import IdentitySampler
 
 
 class ReIDImages(Dataset):
-    """Records as samples: ``{"image", ["mask"], "pid", "camid", "tracklet", "index"}``.
+    """Records as samples: ``{"image", ["mask"], "pid", "camid", "tracklet", "index", "path", ["split"]}``.
 
     Args:
         records: the split to serve.
         transform: applied to the sample dict (see :mod:`reidlib.data.transforms`).
         masks: where the masks are; ``None`` loads no masks.
+        split: the split's name (``"train"``, ``"query"``, ``"gallery"``), given to every sample.
+        root: the dataset folder; a sample's ``"path"`` is its image's path under it (default: the
+            masks' image folder), so that it names the image the same in every clone.
+
+    Random test backgrounds are seeded by ``"split"`` and ``"path"``: a
+    ``random_background`` transform refuses samples without a split.
     """
 
-    def __init__(self, records: Sequence[Record], transform: Callable | None = None, masks: MaskSource | None = None):
+    def __init__(self, records: Sequence[Record], transform: Callable | None = None, masks: MaskSource | None = None,
+                 split: str | None = None, root: str | os.PathLike | None = None):
         if len(records) == 0:
             raise ValueError("no records: the split is empty")
         self.records = list(records)
         self.transform = transform
         self.masks = masks
+        self.split = split
+        self.root = root if root is not None else (masks.image_root if masks is not None else None)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -38,7 +48,9 @@ class ReIDImages(Dataset):
         rec = self.records[index]
         image = read_image(rec.path)
         sample = {"image": tv_tensors.Image(image), "pid": rec.pid, "camid": rec.camid,
-                  "tracklet": rec.tracklet, "index": index}
+                  "tracklet": rec.tracklet, "index": index, "path": image_key(rec.path, self.root)}
+        if self.split is not None:
+            sample["split"] = self.split
         if self.masks is not None:
             sample["mask"] = tv_tensors.Mask(torch.from_numpy(self.masks.load(rec.path, size=image.shape[-2:])))
         if self.transform is not None:

@@ -46,7 +46,12 @@ def open_run_dataset(config: TrainConfig, progress: bool = False) -> ReIDDataset
 
 
 def background_pool(spec: str | None) -> BackgroundPool | None:
-    """``data.background_pool``: a folder of images, or ``synth-scenes:<family>`` (100 empty SynthReID scenes)."""
+    """``data.background_pool``: a folder of images, or ``synth-scenes:<family>`` (100 empty SynthReID scenes).
+
+    Either is split into a training part (training augmentation) and a
+    held-out test part (random-background test sets; see :class:`BackgroundPool`):
+    for the scenes, the first 50 and the last 50.
+    """
     if not spec:
         return None
     if spec.startswith("synth-scenes:"):
@@ -57,6 +62,8 @@ def background_pool(spec: str | None) -> BackgroundPool | None:
 @functools.lru_cache(maxsize=4)
 def _synth_scene_pool(family: str) -> BackgroundPool:
     # Rendering 100 scenes takes seconds; evaluating many runs reuses them (the pool is read-only).
+    # Tensors are split by position: scenes 0-49 for training, 50-99 held out for testing
+    # (each half cycles through all four cameras of the scene world).
     from ..data.synth.backgrounds import scene_backgrounds
 
     return BackgroundPool(scene_backgrounds(family, count=100))
@@ -115,9 +122,14 @@ def build_run_data(config: TrainConfig, dataset: ReIDDataset, model_needs: tuple
     train_tf = build_transforms(train=True, flip_p=d.flip_p, pad=d.pad, erasing_p=d.erasing_p,
                                 background=d.background, random_background_p=d.random_background_p, **common)
     test_tf = build_transforms(train=False, background=d.test_background or d.background, **common)
-    train = train_loader(ReIDImages(dataset.train, train_tf, masks), d.batch_size, d.num_instances, d.num_workers,
-                         config.seed, d.sampler, info.rank, info.world_size, persistent_workers=False,
-                         pin_memory=pin_memory)
-    query = eval_loader(ReIDImages(dataset.query, test_tf, test_masks), d.test_batch_size, d.num_workers)
-    gallery = eval_loader(ReIDImages(dataset.gallery, test_tf, test_masks), d.test_batch_size, d.num_workers)
+    # Samples carry their split and their path under the dataset folder: random test backgrounds are
+    # seeded by both, so query and gallery images never share one by position, in any clone.
+    test_root = getattr(dataset, "test_root", dataset.root)
+    train = train_loader(ReIDImages(dataset.train, train_tf, masks, split="train", root=dataset.root), d.batch_size,
+                         d.num_instances, d.num_workers, config.seed, d.sampler, info.rank, info.world_size,
+                         persistent_workers=False, pin_memory=pin_memory)
+    query = eval_loader(ReIDImages(dataset.query, test_tf, test_masks, split="query", root=test_root),
+                        d.test_batch_size, d.num_workers)
+    gallery = eval_loader(ReIDImages(dataset.gallery, test_tf, test_masks, split="gallery", root=test_root),
+                          d.test_batch_size, d.num_workers)
     return RunData(dataset, train, query, gallery, dataset.num_train_pids, dataset.num_train_cams)

@@ -299,7 +299,8 @@ class Trainer:
         if split != "train":
             raise ValueError(f"split must be train, query or gallery, not {split!r}")
         test = self.data.query.dataset
-        loader = eval_loader(ReIDImages(self.data.dataset.train, test.transform, self.data.train.dataset.masks),
+        loader = eval_loader(ReIDImages(self.data.dataset.train, test.transform, self.data.train.dataset.masks,
+                                        split="train", root=self.data.dataset.root),
                              self.config.data.test_batch_size, self.config.data.num_workers)
         return self._embed(loader), self.data.dataset.train
 
