@@ -33,6 +33,17 @@ cells that need the runs it left out fail and are gone past. The helper's
 executed notebooks and results go to a temporary folder; the main process
 writes the book's.
 
+``--verify`` checks that the committed results of a ``cpu`` or ``gpu``
+study come from its committed run records: it executes every notebook that
+writes a committed ``results/<profile>/*.json`` in partial and verify mode
+(:func:`reidlib.engine.records.verify_mode`: nothing is trained, no score
+computed, every one read from a record, and this machine's run folders are
+hidden, so that it checks what a fresh clone holds), into a temporary folder,
+then compares each regenerated results file with the committed one, key by
+key (:func:`reidlib.results.compare_results`; the keys measured at run time
+are declared in :data:`reidlib.results.VOLATILE`). It prints what differs
+and which cells failed, and exits 1 unless every file matches.
+
 ``--store-outputs`` instead re-executes the notebooks in ``notebooks/`` in
 place with their default (``ci``) parameters, refreshing the outputs that
 the nbval regression test compares against.
@@ -43,6 +54,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -53,10 +65,11 @@ import yaml
 from tqdm import tqdm
 
 from .paths import EXECUTED_DIR, NOTEBOOKS_DIR, PROFILES, REPO_ROOT, results_dir
-from .results import output_folder
+from .results import VOLATILE, compare_results, key_path, output_folder
 from .runinfo import run_metadata
 
 KERNEL = "python3"
+PRELUDE_TAG = "reidlib-prelude"  # a cell the runner adds before a notebook's own (execute(prelude=...))
 # Notebooks that read the other chapters' results run after them (in this order).
 READS_OTHERS = ("comparison", "summary")
 
@@ -79,11 +92,12 @@ def parse_parameters(pairs: list[list[str]] | None) -> dict:
 
 
 def execute(notebook: Path, profile: str, parameters: dict, output_dir: Path = EXECUTED_DIR,
-            allow_errors: bool = False) -> dict:
+            allow_errors: bool = False, prelude: str | None = None) -> dict:
     """Run one notebook with papermill and record its provenance; returns the record.
 
     ``allow_errors``: go on past failing cells (a partial or helper run); the record's
-    ``failed_cells`` counts them.
+    ``failed_cells`` counts them. ``prelude``: code run in a first cell added to the
+    notebook (tagged ``reidlib-prelude``; the source notebook is not changed).
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -100,9 +114,15 @@ def execute(notebook: Path, profile: str, parameters: dict, output_dir: Path = E
     partial = REPO_ROOT / ".cache" / "partial" / f"{profile}-{os.getpid()}-{notebook.name}"
     partial.parent.mkdir(parents=True, exist_ok=True)
     failed = 0
+    source = str(notebook)
+    if prelude:
+        import nbformat
+
+        source = nbformat.read(notebook, as_version=4)
+        source.cells.insert(0, nbformat.v4.new_code_cell(prelude, metadata={"tags": [PRELUDE_TAG]}))
     try:
         papermill.execute_notebook(
-            str(notebook), str(partial), parameters=params,
+            source, str(partial), parameters=params,
             kernel_name=KERNEL, cwd=str(notebook.parent), progress_bar=True, allow_errors=allow_errors,
         )
     except PapermillExecutionError:
@@ -166,6 +186,175 @@ def status(profile: str, notebooks: list[Path], runs_root: Path | None = None) -
     return "\n".join(lines)
 
 
+def results_written(notebook: Path) -> list[str]:
+    """The results files a notebook saves (names without ``.json``): its ``save_results("NAME", ...)`` calls."""
+    cells = json.loads(Path(notebook).read_text())["cells"]
+    code = "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                     for c in cells if c["cell_type"] == "code")
+    return sorted(set(re.findall(r"""save_results\(\s*["']([^"']+)["']""", code)))
+
+
+def failed_cells(executed: Path) -> list[dict]:
+    """The cells of an executed notebook that raised: ``{"cell", "source", "error"}`` (index in the source notebook).
+
+    ``source`` is the cell's first line, ``error`` the exception's first line; the
+    cells papermill and the runner add are not counted in the index.
+    """
+    import nbformat
+
+    out, index = [], -1
+    for cell in nbformat.read(executed, as_version=4).cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "papermill-error-cell-tag" in tags:  # papermill's note at the top, linking to the first failed cell
+            continue
+        if PRELUDE_TAG in tags or "injected-parameters" in tags:
+            index_of = PRELUDE_TAG if PRELUDE_TAG in tags else "parameters (injected)"
+        else:
+            index += 1
+            index_of = index
+        if cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                evalue = (output.get("evalue") or "").strip().splitlines()
+                first = next((line for line in cell.source.splitlines() if line.strip()), "")
+                out.append({"cell": index_of, "source": first,
+                            "error": f"{output.get('ename')}: {evalue[0] if evalue else ''}".rstrip(": ")})
+                break
+    return out
+
+
+def missing_records(executed: Path) -> list[str]:
+    """The runs (``method/run folder``) an executed verify-mode notebook asked for that have no record, in order."""
+    import nbformat
+
+    from .engine.records import NO_RECORD
+
+    found = {}
+    for cell in nbformat.read(executed, as_version=4).cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if output.get("output_type") == "stream":
+                for line in output.get("text", "").splitlines():
+                    if line.startswith(NO_RECORD):
+                        found[line[len(NO_RECORD):].strip()] = None
+    return list(found)
+
+
+def _short(value, width: int = 100) -> str:
+    """A value of the report on one line, cut to ``width`` characters."""
+    from .results import MISSING
+
+    if value is MISSING or isinstance(value, str) and value.startswith("a list of "):
+        text = str(value)
+    else:
+        text = json.dumps(value, default=repr)
+    return text if len(text) <= width else text[:width - 4] + " ..."
+
+
+def verify(profile: str, only: list[str] | None = None, max_lines: int = 25) -> int:
+    """``--verify``: regenerate the committed results of ``profile`` from the run records alone and compare.
+
+    Returns the exit status (0: every file matches) after printing the report.
+    """
+    committed_dir = results_dir(profile)
+    committed = sorted(p.stem for p in committed_dir.glob("*.json") if not p.name.endswith(".run.json"))
+    notebooks = find_notebooks(only)
+    writes = {nb.stem: results_written(nb) for nb in find_notebooks()}
+    if only:
+        chosen = notebooks
+        expected = sorted({name for nb in chosen for name in writes[nb.stem] if name in committed})
+    else:
+        chosen = [nb for nb in notebooks if set(writes[nb.stem]) & set(committed)]
+        expected = committed
+    scratch = _scratch("verify", profile)
+    os.environ["REIDLIB_PARTIAL"] = "1"  # unfinished runs left out, nothing trained (the kernels inherit both)
+    os.environ["REIDLIB_VERIFY"] = "1"  # every score read from a record, none computed
+    prelude = ("# Added by `python -m reidlib.notebooks --verify`: read run records only; this machine's run\n"
+               "# folders are hidden (an empty folder stands for runs/) and training is refused.\n"
+               "from reidlib.engine.records import read_records_only\n"
+               f"read_records_only({str(scratch / 'runs')!r})")
+    print(f"verify the committed {profile} results ({len(expected)} files) from the run records in "
+          f"results/{profile}/runs/: {len(chosen)} notebooks, executed in {scratch}")
+    executed_dir, regenerated_dir = scratch / "notebooks", output_folder(profile)
+    timings, failures, unrecorded, start = {}, {}, {}, time.perf_counter()
+    for nb in chosen:
+        run_file = committed_dir / f"{nb.stem}.run.json"
+        recorded = json.loads(run_file.read_text()).get("parameters", {}) if run_file.exists() else {}
+        params = {k: v for k, v in recorded.items() if k not in ("profile", "output_dir")}  # as committed
+        t0 = time.perf_counter()
+        unrecorded[nb.stem] = []
+        try:
+            execute(nb, profile, params, executed_dir, allow_errors=True, prelude=prelude)
+            failures[nb.stem] = failed_cells(executed_dir / nb.name)
+            unrecorded[nb.stem] = missing_records(executed_dir / nb.name)
+        except Exception as err:  # the kernel died, a timeout: the notebook did not finish
+            first = (str(err).strip().splitlines() or [""])[0]
+            failures[nb.stem] = [{"cell": "?", "source": "(execution stopped)", "error": f"{type(err).__name__}: {first}"}]
+        timings[nb.stem] = time.perf_counter() - t0
+        state = f", {len(failures[nb.stem])} cells failed" if failures[nb.stem] else ""
+        tqdm.write(f"{nb.stem}: {timings[nb.stem]:.0f} s{state}")
+    total = time.perf_counter() - start
+
+    print(f"\n=== verify {profile}: committed results against the results regenerated from run records ===")
+    print("\nnotebooks:")
+    for nb in chosen:
+        cells = failures[nb.stem]
+        print(f"  {nb.stem:<12} {timings[nb.stem]:7.0f} s  writes {', '.join(writes[nb.stem])}; "
+              + (f"{len(cells)} cells failed" if cells else "every cell ran"))
+        for c in cells:
+            print(f"      cell {c['cell']} ({_short(c['source'], 60)}): {_short(c['error'], 400)}")
+        if unrecorded[nb.stem]:  # left out by partial mode, or the reason a cell failed
+            by_method = {}
+            for run in unrecorded[nb.stem]:
+                by_method.setdefault(run.split("/")[0], []).append(run.split("/", 1)[1])
+            print(f"      {len(unrecorded[nb.stem])} runs asked for have no record in results/{profile}/runs/:")
+            for method, names in by_method.items():
+                print(f"        {method} ({len(names)}): {', '.join(names)}")
+    print(f"  total        {total:7.0f} s")
+
+    bad = 0
+    print("\nresults files:")
+    regenerated = sorted(p.stem for p in regenerated_dir.glob("*.json") if not p.name.endswith(".run.json"))
+    for name in sorted(set(expected) | set(regenerated)):
+        by = [nb for nb in chosen if name in writes[nb.stem]]
+        label = f"{name}.json" + (f" ({', '.join(nb.stem for nb in by)})" if by else "")
+        if name not in committed:
+            bad += 1
+            print(f"  {label}: regenerated, but not committed")
+            continue
+        if not by:
+            bad += 1
+            print(f"  {label}: committed, but no notebook writes it (no save_results({name!r}, ...) in notebooks/)")
+            continue
+        if name not in regenerated:
+            bad += 1
+            cells = [c for nb in by for c in failures[nb.stem]]
+            why = (f"first failed cell: {by[0].stem} cell {cells[0]['cell']}: {_short(cells[0]['error'], 300)}"
+                   if cells else "its notebook ran without error but did not save it")
+            print(f"  {label}: NOT REGENERATED ({why})")
+            continue
+        old = json.loads((committed_dir / f"{name}.json").read_text())
+        new = json.loads((regenerated_dir / f"{name}.json").read_text())
+        ignore = VOLATILE.get(name, ())
+        diffs = compare_results(old, new, ignore)
+        skipped = f" ({len(ignore)} volatile key paths not compared)" if ignore else ""
+        if not diffs:
+            print(f"  {label}: matches{skipped}")
+            continue
+        bad += 1
+        print(f"  {label}: {len(diffs)} differences{skipped}")
+        for path, a, b in diffs[:max_lines]:
+            print(f"      {key_path(path)}: committed {_short(a)}, regenerated {_short(b)}")
+        if len(diffs) > max_lines:
+            print(f"      ... and {len(diffs) - max_lines} more")
+    broken = [nb.stem for nb in chosen if failures[nb.stem]]
+    files = len(set(expected) | set(regenerated))
+    print(f"\n{'OK' if not bad and not broken else 'FAILED'}: {files - bad} of {files} results files match"
+          + (f"; cells failed in {', '.join(broken)}" if broken else "")
+          + f" ({total:.0f} s; executed notebooks and regenerated results in {scratch})")
+    return 1 if bad or broken else 0
+
+
 def _scratch(kind: str, profile: str) -> Path:
     """A temporary folder for a run that must not touch the book: its results go there (the kernels inherit it)."""
     scratch = Path(tempfile.mkdtemp(prefix=f"reidlib-{kind}-{profile}-"))
@@ -189,6 +378,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--helper", action="store_true",
                         help="train beside another execution of the same notebooks, taking the runs it has not "
                              "started; executed notebooks and results go to a temporary folder")
+    parser.add_argument("--verify", action="store_true",
+                        help="check that the committed results of --profile cpu or gpu regenerate from the committed "
+                             "run records alone (nothing trained, no score computed); prints what differs, exits 1 "
+                             "unless all match")
     parser.add_argument("--store-outputs", action="store_true",
                         help="refresh the outputs stored in notebooks/ (ci defaults) instead")
     parser.add_argument("--list", action="store_true", help="list the notebooks and exit")
@@ -207,6 +400,14 @@ def main(argv: list[str] | None = None) -> int:
         for nb in tqdm(notebooks, desc="storing outputs", unit="notebook"):
             store_outputs(nb)
         return 0
+    if args.verify:
+        if args.profile == "ci":
+            raise SystemExit("--verify checks the cpu and gpu studies' results against their run records; "
+                             "the ci results are checked by nbval (make nbval)")
+        if args.smoke or args.partial or args.helper or args.parameter:
+            raise SystemExit("--verify goes with none of --smoke, --partial, --helper, -p (it executes the notebooks "
+                             "with the parameters their committed <name>.run.json records)")
+        return verify(args.profile, args.only)
     params = parse_parameters(args.parameter)
     executed_dir = EXECUTED_DIR
     if args.smoke:

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
 import numpy as np
 
 from .paths import PROFILES, results_dir
+
+# Keys of the committed results that `python -m reidlib.notebooks --verify` does not compare, because
+# they are measured when the notebook runs, not computed from the run records: results file (without
+# .json) -> key paths, one tuple of keys per path, "*" for any one key or list index; a path covers
+# everything under it. Every other key must regenerate from the records.
+VOLATILE: dict[str, tuple[tuple[str, ...], ...]] = {
+    # The cost table's inference speed is timed on the machine running the notebook (models at
+    # their initial weights, `reidlib.bench.infer`): it changes from one machine and one load to
+    # the next. Parameters and GFLOPs beside it are counted, and checked.
+    "comparison": (("costs", "*", "images / s"),),
+}
 
 
 def _plain(value):
@@ -148,3 +160,56 @@ def show_figure(fig, name: str, key: str, profile: str, output_dir: str | os.Pat
             display(Image(filename=str(path)))
             return
     plt.show()
+
+
+MISSING = type("Missing", (), {"__repr__": lambda self: "(absent)"})()  # a key on one side only
+
+
+def _covered(path: tuple, patterns) -> bool:
+    return any(len(path) >= len(p) and all(q == "*" or q == k for q, k in zip(p, map(str, path))) for p in patterns)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def compare_results(committed, regenerated, ignore=(), rel_tol: float = 1e-9, abs_tol: float = 1e-12,
+                    _path: tuple = ()) -> list[tuple[tuple, object, object]]:
+    """Where two results (JSON values) differ: ``[(key path, committed value, regenerated value)]``.
+
+    Every key, recursively; numbers equal within ``rel_tol`` / ``abs_tol``
+    (NaN equals NaN), strings, booleans and the rest exactly; a key or list
+    item on one side only is a difference (:data:`MISSING` on the other).
+    Paths covered by ``ignore`` (tuples of keys, ``"*"`` for any one; see
+    :data:`VOLATILE`) are left out. A list of another length is one difference
+    (the two lengths), then its common items are compared.
+    """
+    if _covered(_path, ignore):
+        return []
+    if isinstance(committed, dict) and isinstance(regenerated, dict):
+        out = []
+        for key in sorted(set(committed) | set(regenerated), key=str):
+            out += compare_results(committed.get(key, MISSING), regenerated.get(key, MISSING), ignore,
+                                   rel_tol, abs_tol, (*_path, key))
+        return out
+    if isinstance(committed, list) and isinstance(regenerated, list):
+        out = []
+        if len(committed) != len(regenerated) and not _covered((*_path, "*"), ignore):
+            out.append((_path, f"a list of {len(committed)}", f"a list of {len(regenerated)}"))
+        for i, (a, b) in enumerate(zip(committed, regenerated)):
+            out += compare_results(a, b, ignore, rel_tol, abs_tol, (*_path, i))
+        return out
+    if _number(committed) and _number(regenerated):
+        a, b = float(committed), float(regenerated)
+        if math.isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol) or (math.isnan(a) and math.isnan(b)):
+            return []
+        return [(_path, committed, regenerated)]
+    if type(committed) is type(regenerated) and committed == regenerated:
+        return []
+    return [(_path, committed, regenerated)]
+
+
+def key_path(path: tuple) -> str:
+    """``("costs", "FA-Net", 0)`` as ``costs["FA-Net"][0]``: a key path of :func:`compare_results`, readable."""
+    return "".join(f"[{k}]" if isinstance(k, int) else (k if i == 0 else f"[{json.dumps(k)}]")
+                   for i, k in enumerate(path)) or "(the whole file)"

@@ -23,6 +23,13 @@ when the run folder is gone.
 
 Only runs in their default folder (``runs/<method>/<profile>-...``) have
 records; ``ci`` and smoke runs, which take seconds, never do.
+
+Verify mode (``$REIDLIB_VERIFY=1``, ``python -m reidlib.notebooks --verify``)
+checks that the committed results come from the committed records: nothing
+is trained and no score is computed, every one is read from a record (a score
+missing from it is a :class:`MissingRunError`), whatever run folders or
+weights this machine has, so that the check on a developer's machine is the
+check on a fresh clone. See :func:`verify_mode` and :func:`read_records_only`.
 """
 
 from __future__ import annotations
@@ -31,21 +38,30 @@ import fcntl
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Callable
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from ..paths import REPO_ROOT, results_dir
 
 FORMAT = "reidlib-run-record/1"
 RECORDED_PROFILES = ("cpu", "gpu")
+# Printed (to stderr) in verify mode for each run asked for that has no record: such a run is left
+# out (partial mode) or fails its cell.
+NO_RECORD = "verify: no record of the run"
 # Roots of machine-specific paths, written as these names in score keys, so that a
 # record made in one clone is found in another.
 _PATH_ROOTS = {"<repo>": REPO_ROOT}
 
 
 class MissingRunError(FileNotFoundError):
-    """A score was asked of a run whose trained weights are not on this machine."""
+    """A score was asked of a run whose trained weights are not on this machine (or, in verify mode, of any run)."""
+
+
+# Set while load_for_pictures loads a run: in verify mode kept weights may then be loaded, to draw.
+_drawing: ContextVar[bool] = ContextVar("reidlib_records_drawing", default=False)
 
 
 def _shared_root() -> Path:
@@ -100,8 +116,19 @@ def _local(value):
     return value
 
 
+# The version of the random-background test set, in the key of every score tested on it. v1 (no
+# version in the key) seeded a background by the image's index, so query i and gallery i shared one,
+# drawn from the pool training augments with; v2 seeds by split and path and draws from the pool's
+# held-out part (reidlib.data.transforms). The settings are the same, the test set is not: v1 scores
+# must not be reused.
+RANDOM_BACKGROUND_TEST = "v2"
+
+
 def score_key(kind: str, overrides: list[str] | dict | None = None, **params) -> str:
-    """A stable text key for one score of a run: its kind, test settings and parameters."""
+    """A stable text key for one score of a run: its kind, test settings and parameters.
+
+    A score on the random-background test set also names :data:`RANDOM_BACKGROUND_TEST`.
+    """
     from .config import flatten, parse_assignment, unflatten, merge
 
     layer: dict = {}
@@ -111,6 +138,8 @@ def score_key(kind: str, overrides: list[str] | dict | None = None, **params) ->
         for o in overrides or []:
             layer = merge(layer, parse_assignment(o))
     settings = {k: v for k, v in flatten(layer).items() if k not in ("device", "progress", "data.num_workers")}
+    if settings.get("data.test_background") == "random_background":
+        params = {"random_background_test": RANDOM_BACKGROUND_TEST, **params}
     body = _portable({"settings": settings, **params})
     return f"{kind} " + json.dumps(body, sort_keys=True, default=str)
 
@@ -164,6 +193,8 @@ def recorded_results(method: str, profile: str, output_dir: str | os.PathLike, f
     """The recorded results of the run that belongs in ``output_dir``, or None when there is no record."""
     path = record_path(method, profile, output_dir)
     if path is None or not path.exists():
+        if verify_mode():  # the check's report lists these (reidlib.notebooks.missing_records)
+            print(f"{NO_RECORD} {method}/{Path(output_dir).name}", file=sys.stderr)
         return None
     record = _read(path)
     if record["results"].get("fingerprint") != fingerprint:
@@ -176,6 +207,15 @@ def recorded_results(method: str, profile: str, output_dir: str | os.PathLike, f
 def _memo(run: dict, key: str, compute: Callable[[], dict]) -> dict:
     """``compute()``, or its value recorded under ``key`` in the run's record (recorded when computed)."""
     path = _path_of(run)
+    if verify_mode():  # only read: never compute(), even where the run folder is on this machine
+        scores = _read(path)["scores"] if path is not None and path.exists() else None
+        if scores is not None and key in scores:
+            return scores[key]
+        where = (f"its record ({_portable(path)}) has no score {key!r}" if scores is not None
+                 else f"it has no record ({_portable(path) if path else 'a run outside runs/<method>/'})")
+        raise MissingRunError(f"verify mode: a score of the run {Path(run['output_dir']).name} is not recorded: "
+                              f"{where}. The check only reads the committed records and computes nothing; record "
+                              f"the score with `reidlib.notebooks --partial` where the run folder is, and commit it")
     if path is None:
         return compute()
     # Two notebooks side by side (reidlib.notebooks --helper) ask for the same scores: one computes, one waits.
@@ -244,9 +284,13 @@ def load_for_pictures(run: dict, overrides: list[str] | dict | None = None, devi
     :func:`reidlib.engine.run_seeds`) draws but keeps nothing: the weights kept
     are those of the run the finished chapter draws from.
     """
-    trainer = _load(run, overrides, device)
+    token = _drawing.set(True)
+    try:
+        trainer = _load(run, overrides, device)
+    finally:
+        _drawing.reset(token)
     path = _path_of(run)
-    if path is not None and not run.get("stand_in") and not weights_path(path).exists():
+    if path is not None and not run.get("stand_in") and not weights_path(path).exists() and not verify_mode():
         from .checkpoint import model_signature, save_checkpoint
 
         if not path.exists():
@@ -266,9 +310,55 @@ def kept_weights(output_dir: str | os.PathLike) -> Path | None:
     """
     out = Path(output_dir)
     path = record_path(out.parent.name, out.name.split("-")[0], out)
-    return weights_path(path) if path is not None and weights_path(path).exists() else None
+    kept = weights_path(path) if path is not None and weights_path(path).exists() else None
+    if kept is not None and verify_mode() and not _drawing.get():
+        raise MissingRunError(f"verify mode: {out.name} would be loaded from its kept weights ({_portable(kept)}) "
+                              "to compute something no record holds; the check only reads records (kept weights "
+                              "are for drawing, through load_for_pictures)")
+    return kept
 
 
 def partial_mode() -> bool:
     """Whether notebooks run on the finished runs only (``$REIDLIB_PARTIAL=1``; see ``reidlib.notebooks --partial``)."""
     return os.environ.get("REIDLIB_PARTIAL") == "1"
+
+
+def verify_mode() -> bool:
+    """Whether notebooks only read run records (``$REIDLIB_VERIFY=1``; see ``reidlib.notebooks --verify``).
+
+    Goes with partial mode (unfinished runs are left out). Then no score is
+    computed (:func:`_memo` raises :class:`MissingRunError` for one its record
+    lacks, even where the run folder is here), kept weights load only to draw
+    (:func:`load_for_pictures`, which keeps none) and nothing is written to the
+    records; :func:`read_records_only` hides this machine's run folders from
+    the kernel and refuses to train.
+    """
+    return os.environ.get("REIDLIB_VERIFY") == "1"
+
+
+def read_records_only(runs_dir: str | os.PathLike) -> None:
+    """In a notebook's kernel, for verify mode: look for run folders in ``runs_dir`` (empty) and train nothing.
+
+    The runner (``reidlib.notebooks --verify``) calls this in a first cell it
+    adds, so that the run folders of this machine (``runs/``) are not seen:
+    every run is its record, or left out, as on a fresh clone. A run that
+    would train (a notebook calling ``train`` for a run that has no record)
+    raises :class:`MissingRunError` instead.
+    """
+    from . import trainer
+
+    trainer.RUNS_DIR = Path(runs_dir)
+    if getattr(trainer.Trainer._fit, "records_only", False):
+        return
+    fit = trainer.Trainer._fit
+
+    def _fit(self):
+        cfg = self.config
+        if recorded_results(cfg.method, cfg.profile, self.out, cfg.fingerprint()) is None:
+            raise MissingRunError(f"verify mode trains nothing: the run {self.out.name} ({cfg.method}) has no record "
+                                  f"({_portable(record_path(cfg.method, cfg.profile, self.out)) or 'not a recorded profile'}"
+                                  "); train it and commit its record")
+        return fit(self)
+
+    _fit.records_only = True
+    trainer.Trainer._fit = _fit
