@@ -10,11 +10,14 @@ data with the study's segmenter's masks.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
-from .ablation import run_variants
-from .engine.records import evaluate_run
+from .ablation import LEAKY_RANDOM_BACKGROUND, Withdrawn, evaluate_or_withdraw, run_variants
 
+# What each score keeps: the metrics, and the query count for the verdict rule's test-set error.
+SCORES = ("rank1", "rank5", "mAP", "mINP", "num_valid_queries")
 VARIANTS = ("original", "background_only", "mean_background", "random_background")
 LABELS = {"original": "original", "background_only": "background-only", "mean_background": "mean-background",
           "random_background": "random-background"}
@@ -34,6 +37,9 @@ def influence_study(method: str, profile: str, dataset: str, seeds: list[int], c
     """Train ``method`` on every training variant and test on every test variant.
 
     Returns ``{"runs": {train variant: [results]}, "scores": [{"train", "test", "seed", "rank1", "mAP", ...}]}``.
+    A score that can be neither read from a run record nor computed here
+    (:func:`reidlib.ablation.evaluate_or_withdraw`) has NaN metrics and the
+    reason in ``withdrawn``.
     ``pool`` is the random backgrounds' source (``synth-scenes:<family>`` or a folder).
     """
     variants = {v: [f"{k}={val}" for k, val in variant_settings(v, pool, train=True).items()] for v in VARIANTS}
@@ -46,9 +52,14 @@ def influence_study(method: str, profile: str, dataset: str, seeds: list[int], c
                 test = variant_settings(tested_on, pool, train=False)
                 if tested_on == "random_background" or trained_on == "random_background":
                     test["data.background_pool"] = pool
-                metrics = evaluate_run(r, test, device=device)
-                scores.append({"train": trained_on, "test": tested_on, "seed": r["seed"],
-                               **{k: metrics[k] for k in ("rank1", "rank5", "mAP", "mINP")}})
+                reason = LEAKY_RANDOM_BACKGROUND if tested_on == "random_background" else None
+                metrics = evaluate_or_withdraw(r, test, f"trained on {trained_on}, seed {r['seed']}, tested on "
+                                                        f"{tested_on}", reason, device=device)
+                row = {"train": trained_on, "test": tested_on, "seed": r["seed"]}
+                if isinstance(metrics, Withdrawn):  # NaN scores, and why (the matrix shows the cell as withdrawn)
+                    scores.append({**row, **{k: math.nan for k in SCORES}, "withdrawn": metrics.reason})
+                else:
+                    scores.append({**row, **{k: metrics[k] for k in SCORES}, "withdrawn": None})
     return {"runs": runs, "scores": scores}
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from .ablation import run_configs
 from .engine import make_config
-from .claims import CALLS, compare, sampling_variance
+from .claims import CALLS, NOT_TESTABLE, compare, learned, sampling_variance
 from .data import ReIDDataset
 from .eval import chance_rank1
 from .models import fanet, ftn, mgcam
@@ -232,7 +232,9 @@ def question_calls(shown: dict, metric: str = "rank1", baseline: str = BASELINE)
     entry without runs paired with the baseline's left out): ``entry``,
     ``question``, ``difference``, ``low`` / ``high`` (95 % interval), ``seeds``
     and ``verdict``, which is *better*, *worse* or *no difference called*
-    (:func:`differences`).
+    (:func:`differences`), or *not testable here* where the baseline did not
+    learn the dataset it was trained on (rule v2's floor, against the chance
+    rank-1 of ``shown["real"]["learning"]``).
     """
     questions: dict[str, dict[str, list[dict]]] = {"accuracy": shown["main"]}
     if shown.get("robustness"):
@@ -244,6 +246,10 @@ def question_calls(shown: dict, metric: str = "rank1", baseline: str = BASELINE)
         questions["real data"] = real["trained"]
     if real.get("transfer"):
         questions["transfer"] = _per_entry(real["transfer"], metric)
+    # The rule's floor: a question is asked only where the baseline learned the data it was trained on
+    # (rank-1 against chance_rank1 of that test set, from the chapter's identity_learning rows).
+    chance = {r["dataset"]: r["chance rank1"] for r in real.get("learning", [])}
+    trained_on = {"real data": real.get("dataset", "cuhk01")}
     known = [e.label for e in ENTRIES]  # the table's order (saved results have their keys sorted)
     frames = []
     for question, per_seed in questions.items():
@@ -252,6 +258,10 @@ def question_calls(shown: dict, metric: str = "rank1", baseline: str = BASELINE)
         if baseline not in per_seed:
             raise KeyError(f"{question}: no results of the baseline {baseline!r}; the entries are {list(per_seed)}")
         d = differences(per_seed, metric, baseline).reset_index()
+        runs_of = questions["real data" if question == "real data" else "accuracy"][baseline]
+        data = trained_on.get(question, shown.get("dataset"))
+        if data in chance and runs_of and not learned(float(np.mean([r["rank1"] for r in runs_of])), chance[data]):
+            d["verdict"] = NOT_TESTABLE
         frames.append(d[d["seeds"] > 0].drop(columns="metric").assign(question=question))
     calls = pd.concat(frames, ignore_index=True)
     rank = calls["entry"].map(lambda label: known.index(label) if label in known else len(known))

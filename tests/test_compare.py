@@ -181,3 +181,16 @@ def test_no_two_entries_train_the_same_config(profile):
     prints = {e.label: make_config(e.method, profile, overrides=list(e.overrides)).fingerprint()
               for e in compare.ENTRIES}
     assert len(set(prints.values())) == len(prints), prints
+
+
+def test_a_question_is_not_testable_where_the_baseline_did_not_learn_the_real_data():
+    base, other = compare.BASELINE, "FA-Net"
+    shown = {"dataset": "synth-small",
+             "main": {other: runs([0.60, 0.62, 0.64]), base: runs([0.50, 0.52, 0.54])},
+             "real": {"trained": {base: runs([0.015, 0.016, 0.014]), other: runs([0.40, 0.41, 0.42])},
+                      "learning": [{"dataset": "synth-small", "chance rank1": 0.006},
+                                   {"dataset": "cuhk01", "chance rank1": 0.0023}]}}
+    calls = compare.question_calls(shown).set_index("question")
+    # CUHK01's baseline: rank-1 1.5 %, 6.5 times chance (floor 10): its column is not testable
+    assert calls.loc["real data", "verdict"] == "not testable here"
+    assert calls.loc["accuracy", "verdict"] == "better"
