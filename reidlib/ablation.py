@@ -118,7 +118,7 @@ def judge(runs: dict[str, list[dict]], claims: list[Claim], seeds: list[int] | N
         gone = [withdrawn[v] if v in withdrawn else f"no runs of {v!r}" for v in (c.without, c.with_)
                 if v in withdrawn or not runs.get(v)]
         if gone:
-            rows.append({**row, "note": "; ".join(gone)})
+            rows.append({**row, "note": "; ".join(dict.fromkeys(gone))})  # (a reason shared by both rows once)
             continue
         a, b = _seed_values(runs[c.without]), _seed_values(runs[c.with_])
         paired = sorted(set(a) & set(b))
