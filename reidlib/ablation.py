@@ -108,7 +108,7 @@ def judge(runs: dict[str, list[dict]], claims: list[Claim], seeds: list[int] | N
         have = {r["seed"] for r in results}
         if seeds is not None and not set(seeds) <= have:
             withdrawn.setdefault(name, f"{len(set(seeds) & have)} of {len(seeds)} seeds of {name!r} have a "
-                                       "run record (trained before records were kept)")
+                                       "run record")
     rows = []
     for c in claims:
         row = {"claim": c.label, "metric": c.metric, "paper": math.nan if c.paper_delta is None else c.paper_delta,
