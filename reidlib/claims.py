@@ -67,7 +67,8 @@ def t_multiplier(n: int, confidence: float = CONFIDENCE) -> float:
 
 def _per_query(result: dict, metric: str) -> dict[int, tuple[int, float]] | None:
     """``{query index: (identity, value)}`` of one evaluation, or None when it kept no per-query scores."""
-    per = result.get("per_query")
+    prefix = "rerank_" if metric.startswith("rerank_") else ""  # re-ranked scores keep their own
+    per, metric = result.get(f"{prefix}per_query"), metric.removeprefix(prefix)
     if not per:
         return None
     if metric == "rank1":

@@ -326,9 +326,11 @@ class Trainer:
         if protocol != "cuhk03_classic":  # (its CMC comes from repeated random galleries, not one ranking)
             out["per_query"] = per_query_scores(res, qids)
         if cfg.rerank:
-            rr = evaluate_rank(re_ranking(q, g), qids, gids, qcams, gcams, protocol=protocol)
+            rr = evaluate_rank(re_ranking(q, g), qids, gids, qcams, gcams, protocol=protocol, return_per_query=True)
             out.update({"rerank_rank1": float(rr["cmc"][0]), "rerank_mAP": float(rr["mAP"]),
                         "rerank_mINP": float(rr["mINP"])})
+            if "per_query" in out:
+                out["rerank_per_query"] = per_query_scores(rr, qids)
         return out
 
     # ------------------------------------------------------------------ the run
