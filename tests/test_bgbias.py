@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from reidlib.engine import make_config, train
+from reidlib.engine import make_config
 from reidlib.models.bgbias import ABLATION_ROWS, BgBiasOptions, region_gates
 from reidlib.models.registry import build_model
 
@@ -55,13 +55,38 @@ def test_branches_gate_inception1_and_fuse():
     assert set(ABLATION_ROWS) >= {"Main-net only", "Ours (3-branch)"}
 
 
-def test_stages_train_main_then_branches_from_its_copy(tmp_path):
-    res = train(make_config("bgbias", "ci", overrides=[f"output_dir={tmp_path}"]))
+def test_stage_three_trains_the_branches_and_keeps_the_main_network_frozen(tmp_path):
+    from test_engine import recorded_run
+
+    cfg = make_config("bgbias", "ci", overrides=[f"output_dir={tmp_path}"])  # one epoch per stage
+    # the paper's stages II-IV (002:400-413): main network; branches + fusion with it frozen; all
+    assert [(s.name, s.train) for s in cfg.schedule.stages] == [
+        ("main", ["main", "main_classifier"]), ("branches", ["branches", "fusion", "classifier"]), ("all", None)]
+    trainer, res = recorded_run(cfg)
     assert [h["stage"] for h in res["history"]] == ["main", "branches", "all"]
-    assert "id_main" in res["history"][0] and 0 <= res["mAP"] <= 1
-    ck = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["model"]
-    # after stage III the branches started from the main network, then trained on their own
-    assert ck["branches.0.head.2.weight"].shape == ck["main.head.2.weight"].shape
+    assert "id_main" in res["history"][0]
+    states = trainer.states
+    start, end = states["branches", "start"], states["branches", "end"]
+    main = [k for k in start if k.startswith(("main.", "main_classifier."))]  # parameters and BN statistics
+    rest = [k for k in start if k not in main]
+    params = [n for n, _ in trainer.model.named_parameters()]
+    assert main and rest and all(k.startswith(("branches.", "fusion.", "classifier.")) for k in rest)
+
+    def unchanged(stage, keys):
+        return [k for k in keys if torch.equal(states[stage, "start"][k], states[stage, "end"][k])]
+
+    # stage II trains the main network alone
+    assert unchanged("main", rest) == rest and unchanged("main", [k for k in main if k in params]) == []
+    # stage III starts every branch from the main network that stage II trained...
+    copied = [k[len("main."):] for k in start if k.startswith(("main.inception2.", "main.inception3.", "main.head."))]
+    assert copied and all(torch.equal(start[f"branches.{i}.{k}"], start[f"main.{k}"])
+                          for i in range(3) for k in copied)
+    # ...leaves the main network bit for bit as it was, BN running statistics included,
+    assert unchanged("branches", main) == main
+    # and trains every parameter of the branches, the fusion and its classifier
+    assert unchanged("branches", [k for k in rest if k in params]) == []
+    # stage IV trains the main network again (not main_classifier: its loss has weight 0 there)
+    assert unchanged("all", [k for k in main if k in params and k.startswith("main.")]) == []
 
 
 def test_background_tests_are_the_three_test_sets_of_the_chapters():

@@ -6,11 +6,14 @@ from collections import Counter
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from reidlib.engine import CheckpointMismatch, ConfigError, make_config, summarize_seeds, train
 from reidlib.engine.config import TrainConfig, build, parse_assignment
 from reidlib.engine.optim import build_optimizer, lr_factor, param_groups
 from reidlib.engine.profiles import method_spec, paper_settings
+from reidlib.engine.trainer import Trainer
+from reidlib.eval import evaluate_rank
 from reidlib.losses import batch_hard_triplet
 from reidlib.models import registry
 from reidlib.models.baselines import IDE
@@ -24,6 +27,72 @@ FAST = ["schedule.epochs=1", "data.erasing_p=0.0"]
 
 def ci_config(tmp_path, method="ide", overrides=(), name="run"):
     return make_config(method, "ci", overrides=[f"output_dir={tmp_path / name}", *FAST, *overrides])
+
+
+# ----------------------------------------------------------------------------- checks of a trained run
+# test_bgbias, test_fmn, test_ftn, test_fanet and test_mgcam use these too (conftest puts tests/ on sys.path).
+
+class Recorder(Trainer):
+    """The real trainer, keeping the model's state (parameters and BN statistics) where each stage starts and ends."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.states = {}
+
+    def _state(self):
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def _train_epoch(self, net, stage, stage_index, epoch, *args, **kwargs):
+        if epoch == 0:  # after the stage's freezing and on_stage_start
+            self.states[stage.name, "start"] = self._state()
+        summary = super()._train_epoch(net, stage, stage_index, epoch, *args, **kwargs)
+        self.states[stage.name, "end"] = self._state()
+        return summary
+
+
+def recorded_run(config):
+    """``(trainer, results)`` of ``config`` trained by :class:`Recorder`."""
+    trainer = Recorder(config)
+    return trainer, trainer.fit()
+
+
+def fixed_batch(trainer):
+    """A training batch (the first of seed 0), to measure the loss of several states on."""
+    trainer.data.train.generator.manual_seed(0)
+    torch.manual_seed(0)
+    return next(iter(trainer.data.train))
+
+
+def loss_of(trainer, state, batch, weights=None):
+    """The weighted training loss of the model in ``state`` on ``batch``, without a step.
+
+    ``weights``: the loss weights (default: the first stage's); terms named there that
+    the model does not compute count as missing (KeyError), so nothing is left out silently.
+    """
+    model = trainer.model
+    model.load_state_dict(state)
+    model.train()
+    torch.manual_seed(0)  # the same dropout for every state
+    with torch.no_grad():
+        terms = model.losses(model(batch), batch)
+    weights = trainer.stages[0].loss_weights if weights is None else weights
+    return sum(w * terms[k].item() for k, w in weights.items() if w)
+
+
+def scores_by_hand(trainer, state):
+    """evaluate_rank on the query and gallery embeddings of the model in ``state``, computed here."""
+    cfg = trainer.config.eval
+    assert (cfg.flip, cfg.normalize, cfg.metric, trainer.data.dataset.is_video) == (False, True, "euclidean", False)
+    model = trainer.model
+    model.load_state_dict(state)
+    model.eval()
+    with torch.no_grad():
+        q, g = (F.normalize(torch.cat([model.embed(b) for b in loader]).float(), dim=1)
+                for loader in (trainer.data.query, trainer.data.gallery))
+    query, gallery = trainer.data.dataset.query, trainer.data.dataset.gallery
+    r = evaluate_rank(torch.cdist(q, g).numpy(), [x.pid for x in query], [x.pid for x in gallery],
+                      [x.camid for x in query], [x.camid for x in gallery])
+    return {"rank1": r["cmc"][0], "mAP": r["mAP"], "mINP": r["mINP"]}
 
 
 # ----------------------------------------------------------------------------- configs
@@ -168,9 +237,16 @@ def test_summarize_seeds():
 
 @pytest.mark.parametrize("method", ["ide", "global_local", "mscan_body", "dgd"])
 def test_every_baseline_trains_and_evaluates(tmp_path, method):
-    res = train(ci_config(tmp_path, method))
-    for key in ("rank1", "mAP", "mINP"):
-        assert 0.0 <= res[key] <= 1.0
+    trainer, res = recorded_run(ci_config(tmp_path, method))
+    start, end = trainer.states["main", "start"], trainer.states["main", "end"]
+    # the epoch lowered the training loss: measured on one batch before and after it (no training: equal)
+    batch = fixed_batch(trainer)
+    assert loss_of(trainer, end, batch) < loss_of(trainer, start, batch)
+    # the scores are those of the trained model on the test split, as evaluate_rank gives them on
+    # embeddings computed here (another model, split, label order or distance would not match)
+    hand = scores_by_hand(trainer, end)
+    assert {k: res[k] for k in hand} == pytest.approx(hand, abs=1e-12)
+    assert hand != pytest.approx(scores_by_hand(trainer, start), abs=1e-12)  # an untrained model scores otherwise
     assert res["epochs"] == 1 and res["history"][0]["loss"] > 0
     saved = json.loads((tmp_path / "run" / "results.json").read_text())
     assert saved["rank1"] == res["rank1"] and saved["config"]["method"] == method
@@ -327,11 +403,17 @@ def test_a_run_under_learned_distances(tmp_path):
     from reidlib.engine.trainer import load_run
 
     train(ci_config(tmp_path))
-    scores = distance_scores(load_run(tmp_path / "run"), kissme_dim=16)
+    run = load_run(tmp_path / "run")
+    scores = distance_scores(run, kissme_dim=16)
     assert set(scores) == {"euclidean", "kissme", "xqda", "xqda+rerank"}
-    assert all(0 <= s["mAP"] <= 1 for s in scores.values())
+    # Euclidean distances (the ci profile's eval.metric) rank as the engine's own evaluation does...
+    plain = run.evaluate()
+    assert scores["euclidean"] == pytest.approx({k: plain[k] for k in ("rank1", "mAP", "mINP")}, abs=1e-12)
+    # ...and a learned metric, or re-ranking, ranks otherwise (one that was not applied would not)
+    assert scores["kissme"] != scores["euclidean"] and scores["xqda"] != scores["euclidean"]
+    assert scores["xqda+rerank"] != scores["xqda"]
     with pytest.raises(ValueError, match="unknown distance"):
-        distance_scores(load_run(tmp_path / "run"), ("cosine",))
+        distance_scores(run, ("cosine",))
 
 
 def test_the_progress_bar_redraws_at_its_own_pace_not_at_every_step(tmp_path, monkeypatch, capfd):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from reidlib.engine import make_config, train
+from reidlib.engine import make_config
 from reidlib.losses import target_attention_loss
 from reidlib.models.fanet import ABLATION_ROWS, FANetOptions
 from reidlib.data.masks import MaskSource
@@ -105,8 +105,14 @@ def test_target_attention_loss_on_hand_made_tensors():
 
 
 def test_fanet_trains_through_the_engine(tmp_path):
-    res = train(make_config("fanet", "ci", overrides=[f"output_dir={tmp_path}", "schedule.epochs=1"]))
-    assert {"id", "camera", "tal"} <= set(res["history"][0]) and 0 <= res["mAP"] <= 1
+    from test_engine import fixed_batch, loss_of, recorded_run
+
+    trainer, res = recorded_run(make_config("fanet", "ci", overrides=[f"output_dir={tmp_path}", "schedule.epochs=1"]))
+    assert {"id", "camera", "tal"} <= set(res["history"][0])
+    # the epoch lowered the weighted training loss: measured on one batch before and after it
+    batch = fixed_batch(trainer)
+    start, end = trainer.states["main", "start"], trainer.states["main", "end"]
+    assert loss_of(trainer, end, batch) < loss_of(trainer, start, batch)
 
 
 def test_attention_scores_against_masks(tmp_path):

@@ -78,41 +78,6 @@ def test_lan_and_rank_losses_do_not_reach_the_grn():
     assert m.mixing.fc.weight.grad is not None and all(p.grad is not None for p in m.lan.parameters())
 
 
-def train_steps(model, prefixes, weights, steps=2):
-    """A stage as the engine runs it: only ``prefixes`` learn, frozen BN stays in eval mode."""
-    for name, p in model.named_parameters():
-        p.requires_grad_(any(name.startswith(q + ".") for q in prefixes))
-    model.train()
-    for mod in model.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d) and not mod.weight.requires_grad:
-            mod.eval()
-    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1, momentum=0.9,
-                          weight_decay=5e-4)
-    seen = set()
-    for _ in range(steps):
-        b = batch()
-        terms = model.losses(model(b), b)
-        seen |= set(terms)
-        loss = sum(w * terms[k] for k, w in weights.items())
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return seen
-
-
-def test_two_stages_train_what_they_name():
-    m = small_fmn()
-    grn0, mix0, lan0 = snapshot(m.grn), snapshot(m.mixing), snapshot(m.lan)
-    seen = train_steps(m, ["grn"], {"id_grn": 1.0})
-    assert seen == {"id_grn"}  # MN and LAN are fixed, so they do not run
-    assert same(snapshot(m.mixing), mix0) and same(snapshot(m.lan), lan0) and not same(snapshot(m.grn), grn0)
-    grn1 = snapshot(m.grn)  # BN running statistics included
-    seen = train_steps(m, ["mixing", "lan"], {"id_lan": 1.0, "rank": 1.0})
-    assert seen == {"id_grn", "id_lan", "rank"}
-    assert same(snapshot(m.grn), grn1)
-    assert not same(snapshot(m.mixing), mix0) and not same(snapshot(m.lan), lan0)
-
-
 def test_ranking_loss_on_hand_made_probabilities():
     p_g = torch.tensor([0.6, 0.2, 0.5])
     p_l = torch.tensor([0.5, 0.9, 0.5])
@@ -153,13 +118,37 @@ def test_ablation_rows_build_and_paper_rows_are_transcribed():
         assert t1["FMN", d, "mAP"] - t1["GRN", d, "mAP"] == pytest.approx(ap)
 
 
-def test_fmn_trains_through_the_engine(tmp_path):
-    from reidlib.engine import make_config, train
+def test_the_trainer_trains_the_grn_then_mn_and_lan_with_the_grn_fixed(tmp_path):
+    from reidlib.engine import make_config
+    from test_engine import fixed_batch, loss_of, recorded_run
 
-    res = train(make_config("fmn", "ci", overrides=[f"output_dir={tmp_path}"]))
-    stages = [h for h in res["history"] if h.get("kind") == "epoch"] or res["history"]
-    assert {"id_grn"} <= set(stages[0]) and "id_lan" not in stages[0]
-    assert {"id_lan", "rank"} <= set(stages[-1]) and 0 <= res["mAP"] <= 1
+    cfg = make_config("fmn", "ci", overrides=[f"output_dir={tmp_path}"])  # one epoch per stage
+    # Algorithm 1 (004:100-114): the GRN alone with cross-entropy, then MN + LAN with the GRN fixed
+    assert [(s.name, s.train) for s in cfg.schedule.stages] == [("grn", ["grn"]), ("mn_lan", ["mixing", "lan"])]
+    trainer, res = recorded_run(cfg)
+    assert [h["stage"] for h in res["history"]] == ["grn", "mn_lan"]
+    assert "id_lan" not in res["history"][0]  # MN and LAN are fixed, so they do not run
+    assert {"id_grn", "id_lan", "rank"} <= set(res["history"][1])
+    states = trainer.states
+
+    def entries(part):  # parameters and BN statistics
+        return [k for k in states["grn", "start"] if k.startswith(part + ".")]
+
+    def unchanged(stage, keys):
+        return [k for k in keys if torch.equal(states[stage, "start"][k], states[stage, "end"][k])]
+
+    grn, local = entries("grn"), entries("mixing") + entries("lan")
+    assert grn and local and len(grn) + len(local) == len(states["grn", "start"])
+    params = {n for n, _ in trainer.model.named_parameters()}
+    # stage 1 trains every GRN parameter and leaves MN and LAN bit for bit as they were...
+    assert unchanged("grn", [k for k in grn if k in params]) == [] and unchanged("grn", local) == local
+    # ...stage 2 the opposite: the GRN, BN running statistics included, stays fixed
+    assert unchanged("mn_lan", grn) == grn and unchanged("mn_lan", [k for k in local if k in params]) == []
+    # and each stage lowers its own loss, measured on one batch before and after it
+    batch = fixed_batch(trainer)
+    for stage in trainer.stages:
+        before, after = (loss_of(trainer, states[stage.name, s], batch, stage.loss_weights) for s in ("start", "end"))
+        assert after < before, stage.name
 
 
 def test_activation_maps_have_each_networks_last_map_size_and_peak_at_one():
