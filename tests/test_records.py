@@ -176,3 +176,19 @@ def test_a_recorded_score_on_the_old_random_background_test_set_is_not_reused(st
     fresh = evaluate_run(res, RANDOM_BACKGROUND_TEST)
     assert 0 <= fresh["mAP"] <= 1  # tested again, on the new test set
     assert json.loads(path.read_text())["scores"][score_key("evaluate", RANDOM_BACKGROUND_TEST)] == fresh
+
+
+def test_a_runs_fingerprint_is_the_same_in_every_clone(tmp_path, monkeypatch):
+    # Records are found by fingerprint: a data or mask path under the clone must not enter it as an absolute path.
+    from reidlib.engine import make_config
+    from reidlib.engine import records
+    from reidlib.paths import REPO_ROOT
+
+    here = make_config("ide", "cpu", "synth-small", overrides=[f"data.mask_root={REPO_ROOT}/.cache/masks/x"]).fingerprint()
+    elsewhere = tmp_path / "another-clone"
+    monkeypatch.setattr(records, "_PATH_ROOTS", {"<repo>": elsewhere})
+    there = make_config("ide", "cpu", "synth-small", overrides=[f"data.mask_root={elsewhere}/.cache/masks/x"])
+    assert there.fingerprint() == here != make_config("ide", "cpu", "synth-small").fingerprint()
+    # and a path outside both roots still counts as itself
+    other = make_config("ide", "cpu", "synth-small", overrides=[f"data.mask_root={tmp_path}/masks"])
+    assert other.fingerprint() != here

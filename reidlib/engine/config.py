@@ -190,17 +190,29 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def fingerprint(self) -> str:
-        """A hash of every setting that changes the trained weights or the metrics."""
-        flat = flatten(self.to_dict())
-        kept = {k: v for k, v in flat.items() if k not in self.NON_RESULT_KEYS
-                and not (k in self.NEUTRAL_VALUES and v == self.NEUTRAL_VALUES[k])}
-        return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        """A hash of every setting that changes the trained weights or the metrics.
+
+        Paths under the repository or the shared data folder are hashed in their
+        portable form (``<repo>/...``, ``<shared>/...``), so that a run has the same
+        fingerprint, folder name and record in every clone.
+        """
+        from .records import _portable
+
+        return settings_fingerprint(_portable(self.to_dict()))
 
     def to_yaml(self, path: str | os.PathLike | None = None) -> str:
         text = yaml.safe_dump(_yaml_ready(self.to_dict()), sort_keys=False)
         if path is not None:
             Path(path).write_text(text)
         return text
+
+
+def settings_fingerprint(config: dict) -> str:
+    """:meth:`TrainConfig.fingerprint` of a config as a dict (``to_dict()``, paths already portable)."""
+    flat = flatten(config)
+    kept = {k: v for k, v in flat.items() if k not in TrainConfig.NON_RESULT_KEYS
+            and not (k in TrainConfig.NEUTRAL_VALUES and v == TrainConfig.NEUTRAL_VALUES[k])}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _yaml_ready(value):
