@@ -211,3 +211,31 @@ def verdict_sentence(records: list[dict] | pd.DataFrame) -> str:
         raise ValueError(f"verdicts {sorted(unknown)} are not rule v2's {VERDICTS}")
     parts = [f"{counts[v]} {v}" for v in VERDICTS if counts.get(v, 0)]
     return ", ".join(parts) if parts else "no claims judged"
+
+
+# Scores a result keeps for the verdict rule: the metrics, the query count and the per-query scores.
+SCORE_KEYS = ("rank1", "rank5", "mAP", "mINP", "num_valid_queries", "per_query")
+
+
+def scores_on(results: list[dict], tests: dict[str, dict], what: str, device: str = "auto",
+              reasons: dict[str, str] | None = None) -> tuple[dict[str, list[dict]], dict[str, Withdrawn]]:
+    """The runs ``results`` (one variant's seeds) tested on each of ``tests`` (name -> ``load_run`` settings).
+
+    Returns ``({test: [scores per seed]}, {test: Withdrawn})``: a test is
+    withdrawn as a whole when any seed's score can be neither read from its
+    record nor computed here (:func:`evaluate_or_withdraw`). A random-background
+    test's reason defaults to :data:`LEAKY_RANDOM_BACKGROUND`; ``reasons``
+    (test -> reason) overrides it.
+    """
+    out: dict[str, list[dict]] = {}
+    gone: dict[str, Withdrawn] = {}
+    for name, test in tests.items():
+        leaky = dict(test).get("data.test_background") == "random_background"
+        reason = (reasons or {}).get(name, LEAKY_RANDOM_BACKGROUND if leaky else None)
+        for r in results:
+            s = evaluate_or_withdraw(r, test, f"{what}, tested on {name}", reason, device=device)
+            if isinstance(s, Withdrawn):
+                gone[name] = s
+            else:
+                out.setdefault(name, []).append({"seed": r["seed"], **{k: s[k] for k in SCORE_KEYS if k in s}})
+    return {t: v for t, v in out.items() if t not in gone}, gone

@@ -10,14 +10,10 @@ data with the study's segmenter's masks.
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
-from .ablation import LEAKY_RANDOM_BACKGROUND, Withdrawn, evaluate_or_withdraw, run_variants
+from .ablation import run_variants, scores_on
 
-# What each score keeps: the metrics, and the query count for the verdict rule's test-set error.
-SCORES = ("rank1", "rank5", "mAP", "mINP", "num_valid_queries")
 VARIANTS = ("original", "background_only", "mean_background", "random_background")
 LABELS = {"original": "original", "background_only": "background-only", "mean_background": "mean-background",
           "random_background": "random-background"}
@@ -33,34 +29,28 @@ def variant_settings(variant: str, pool: str, train: bool) -> dict:
 
 
 def influence_study(method: str, profile: str, dataset: str, seeds: list[int], common: list[str] = (),
-                    pool: str = "synth-scenes:C", device: str = "auto") -> dict:
+                    pool: str = "synth-scenes:C", device: str = "auto", name: str | None = None) -> dict:
     """Train ``method`` on every training variant and test on every test variant.
 
-    Returns ``{"runs": {train variant: [results]}, "scores": [{"train", "test", "seed", "rank1", "mAP", ...}]}``.
-    A score that can be neither read from a run record nor computed here
-    (:func:`reidlib.ablation.evaluate_or_withdraw`) has NaN metrics and the
-    reason in ``withdrawn``.
-    ``pool`` is the random backgrounds' source (``synth-scenes:<family>`` or a folder).
+    Returns ``{"runs": {train variant: [results]}, "scores": [{"train", "test", "seed", "rank1", "mAP", ...}],
+    "withdrawn": {"<train> -> <test>": Withdrawn}}``. ``pool`` is the random
+    backgrounds' source (``synth-scenes:<family>`` or a folder). A train x test
+    cell whose scores can be neither read from the run records nor computed
+    here is withdrawn (:func:`reidlib.ablation.scores_on`), with its reason;
+    ``name`` (default ``dataset``) says which study in the reason.
     """
     variants = {v: [f"{k}={val}" for k, val in variant_settings(v, pool, train=True).items()] for v in VARIANTS}
     runs = run_variants(method, profile, variants, seeds, dataset, list(common))
-    scores = []
+    scores, withdrawn = [], {}
     for trained_on, results in runs.items():
-        for r in results:
-            for tested_on in VARIANTS:
-                # the training variant's own transform must not apply at test time: test_background says which
-                test = variant_settings(tested_on, pool, train=False)
-                if tested_on == "random_background" or trained_on == "random_background":
-                    test["data.background_pool"] = pool
-                reason = LEAKY_RANDOM_BACKGROUND if tested_on == "random_background" else None
-                metrics = evaluate_or_withdraw(r, test, f"trained on {trained_on}, seed {r['seed']}, tested on "
-                                                        f"{tested_on}", reason, device=device)
-                row = {"train": trained_on, "test": tested_on, "seed": r["seed"]}
-                if isinstance(metrics, Withdrawn):  # NaN scores, and why (the matrix shows the cell as withdrawn)
-                    scores.append({**row, **{k: math.nan for k in SCORES}, "withdrawn": metrics.reason})
-                else:
-                    scores.append({**row, **{k: metrics[k] for k in SCORES}, "withdrawn": None})
-    return {"runs": runs, "scores": scores}
+        # the training variant's own transform must not apply at test time: test_background says which
+        keep_pool = {"data.background_pool": pool} if trained_on == "random_background" else {}
+        tests = {LABELS[t]: {**variant_settings(t, pool, train=False), **keep_pool} for t in VARIANTS}
+        ok, gone = scores_on(results, tests, f"{name or dataset}: {method} trained on {LABELS[trained_on]}", device)
+        by_label = {LABELS[t]: t for t in VARIANTS}
+        scores += [{"train": trained_on, "test": by_label[t], **s} for t, rows in ok.items() for s in rows]
+        withdrawn.update({f"{trained_on} -> {by_label[t]}": w for t, w in gone.items()})
+    return {"runs": runs, "scores": scores, "withdrawn": withdrawn}
 
 
 def influence_matrix(scores: list[dict], metric: str = "rank1", stat: str = "mean") -> pd.DataFrame:

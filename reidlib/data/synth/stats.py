@@ -71,7 +71,10 @@ def image_statistics(
         rgb_sum += rgb.reshape(-1, 3).mean(0)
         sat_sum += float(hsv[..., 1].mean())
         val_sum += float(hsv[..., 2].mean())
-        grey = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+        # Elementwise float64, not a float32 matrix product: BLAS kernels differ between CPUs in the last
+        # bits, and a pixel on the threshold then counts on one machine and not on another.
+        r, g, b = (rgb[..., c].astype(np.float64) for c in range(3))
+        grey = 0.299 * r + 0.587 * g + 0.114 * b
         gy, gx = np.gradient(grey)
         edge_sum += float((np.hypot(gx, gy) > edge_threshold).mean())
         if masks is not None:
