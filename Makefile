@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-stamp
 # (grep exits 1 when it prints nothing; pip's own failure still fails the pipe.)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: book test unit nbval browser notebooks store-outputs bench clean
+.PHONY: book test unit verify nbval browser notebooks store-outputs bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,11 +27,17 @@ book: $(STAMP) notebooks
 notebooks: $(STAMP)
 	$(PY) -m reidlib.notebooks --profile $(PROFILE)
 
-## make test: unit tests, the nbval check of notebooks/ (ci profile), the built book in chromium
-test: unit nbval browser
+## make test: unit tests, the committed cpu results against their run records, the nbval check of
+## notebooks/ (ci profile), the built book in chromium
+test: unit verify nbval browser
 
 unit: $(STAMP)
 	$(PY) -m pytest tests -q --ignore=tests/browser
+
+# The committed cpu results regenerate from the committed run records alone (nothing trained, no
+# score computed; executed notebooks and results go to a temporary folder). Exits 1 on any difference.
+verify: $(STAMP)
+	$(PY) -m reidlib.notebooks --verify --profile cpu
 
 # The notebooks save their results to a temporary folder here: a check leaves results/ as committed.
 nbval: $(STAMP)

@@ -224,6 +224,24 @@ def failed_cells(executed: Path) -> list[dict]:
     return out
 
 
+def cell_times(executed: Path) -> list[tuple[float, object, str]]:
+    """``(seconds, cell, first line)`` of each code cell of an executed notebook (papermill's timings), in order."""
+    import nbformat
+
+    out, index = [], -1
+    for cell in nbformat.read(executed, as_version=4).cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "papermill-error-cell-tag" in tags:
+            continue
+        added = PRELUDE_TAG in tags or "injected-parameters" in tags
+        index += 0 if added else 1
+        if cell.cell_type == "code":
+            seconds = cell.get("metadata", {}).get("papermill", {}).get("duration") or 0.0
+            first = next((line for line in cell.source.splitlines() if line.strip()), "")
+            out.append((float(seconds), "prelude" if added else index, first))
+    return out
+
+
 def missing_records(executed: Path) -> list[str]:
     """The runs (``method/run folder``) an executed verify-mode notebook asked for that have no record, in order."""
     import nbformat
@@ -240,15 +258,25 @@ def missing_records(executed: Path) -> list[str]:
     return list(found)
 
 
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 4] + " ..."
+
+
 def _short(value, width: int = 100) -> str:
-    """A value of the report on one line, cut to ``width`` characters."""
+    """A value of the report (JSON) on one line, cut to ``width`` characters."""
     from .results import MISSING
 
     if value is MISSING or isinstance(value, str) and value.startswith("a list of "):
-        text = str(value)
-    else:
-        text = json.dumps(value, default=repr)
-    return text if len(text) <= width else text[:width - 4] + " ..."
+        return _cut(str(value), width)
+    return _cut(json.dumps(value, default=repr), width)
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (the kernels, with their data-loader workers)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def verify(profile: str, only: list[str] | None = None, max_lines: int = 25) -> int:
@@ -276,33 +304,35 @@ def verify(profile: str, only: list[str] | None = None, max_lines: int = 25) -> 
     print(f"verify the committed {profile} results ({len(expected)} files) from the run records in "
           f"results/{profile}/runs/: {len(chosen)} notebooks, executed in {scratch}")
     executed_dir, regenerated_dir = scratch / "notebooks", output_folder(profile)
-    timings, failures, unrecorded, start = {}, {}, {}, time.perf_counter()
+    timings, cpu, failures, unrecorded, slow, start = {}, {}, {}, {}, [], time.perf_counter()
     for nb in chosen:
         run_file = committed_dir / f"{nb.stem}.run.json"
         recorded = json.loads(run_file.read_text()).get("parameters", {}) if run_file.exists() else {}
         params = {k: v for k, v in recorded.items() if k not in ("profile", "output_dir")}  # as committed
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _children_cpu()
         unrecorded[nb.stem] = []
         try:
             execute(nb, profile, params, executed_dir, allow_errors=True, prelude=prelude)
             failures[nb.stem] = failed_cells(executed_dir / nb.name)
             unrecorded[nb.stem] = missing_records(executed_dir / nb.name)
+            slow += [(t, nb.stem, cell, line) for t, cell, line in cell_times(executed_dir / nb.name)]
         except Exception as err:  # the kernel died, a timeout: the notebook did not finish
             first = (str(err).strip().splitlines() or [""])[0]
             failures[nb.stem] = [{"cell": "?", "source": "(execution stopped)", "error": f"{type(err).__name__}: {first}"}]
         timings[nb.stem] = time.perf_counter() - t0
+        cpu[nb.stem] = _children_cpu() - c0
         state = f", {len(failures[nb.stem])} cells failed" if failures[nb.stem] else ""
-        tqdm.write(f"{nb.stem}: {timings[nb.stem]:.0f} s{state}")
+        tqdm.write(f"{nb.stem}: {timings[nb.stem]:.0f} s ({cpu[nb.stem]:.0f} s CPU){state}")
     total = time.perf_counter() - start
 
     print(f"\n=== verify {profile}: committed results against the results regenerated from run records ===")
     print("\nnotebooks:")
     for nb in chosen:
         cells = failures[nb.stem]
-        print(f"  {nb.stem:<12} {timings[nb.stem]:7.0f} s  writes {', '.join(writes[nb.stem])}; "
+        print(f"  {nb.stem:<12} {timings[nb.stem]:6.0f} s ({cpu[nb.stem]:5.0f} s CPU)  writes {', '.join(writes[nb.stem])}; "
               + (f"{len(cells)} cells failed" if cells else "every cell ran"))
         for c in cells:
-            print(f"      cell {c['cell']} ({_short(c['source'], 60)}): {_short(c['error'], 400)}")
+            print(f"      cell {c['cell']} ({_cut(c['source'], 60)}): {_cut(c['error'], 400)}")
         if unrecorded[nb.stem]:  # left out by partial mode, or the reason a cell failed
             by_method = {}
             for run in unrecorded[nb.stem]:
@@ -310,7 +340,12 @@ def verify(profile: str, only: list[str] | None = None, max_lines: int = 25) -> 
             print(f"      {len(unrecorded[nb.stem])} runs asked for have no record in results/{profile}/runs/:")
             for method, names in by_method.items():
                 print(f"        {method} ({len(names)}): {', '.join(names)}")
-    print(f"  total        {total:7.0f} s")
+    print(f"  total        {total:6.0f} s ({sum(cpu.values()):5.0f} s CPU: the kernels and their workers)")
+    slowest = sorted(slow, key=lambda x: -x[0])[:8]
+    if slowest:
+        print("  slowest cells:")
+        for seconds, name, cell, line in slowest:
+            print(f"    {seconds:6.0f} s  {name} cell {cell} ({_cut(line, 70)})")
 
     bad = 0
     print("\nresults files:")
@@ -329,7 +364,7 @@ def verify(profile: str, only: list[str] | None = None, max_lines: int = 25) -> 
         if name not in regenerated:
             bad += 1
             cells = [c for nb in by for c in failures[nb.stem]]
-            why = (f"first failed cell: {by[0].stem} cell {cells[0]['cell']}: {_short(cells[0]['error'], 300)}"
+            why = (f"first failed cell: {by[0].stem} cell {cells[0]['cell']}: {_cut(cells[0]['error'], 300)}"
                    if cells else "its notebook ran without error but did not save it")
             print(f"  {label}: NOT REGENERATED ({why})")
             continue

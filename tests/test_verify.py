@@ -195,3 +195,14 @@ def test_runs_without_a_record_are_named_for_the_report(tmp_path, monkeypatch, c
     nb.cells = [nbformat.v4.new_code_cell("runs = ...", outputs=[nbformat.v4.new_output("stream", name="stderr", text=err * 2)])]
     nbformat.write(nb, tmp_path / "x.ipynb")
     assert notebooks.missing_records(tmp_path / "x.ipynb") == ["fmn/cpu-synth-small-s2-0123abcd"]
+
+
+def test_cell_times_are_read_from_papermill_and_numbered_as_in_the_source(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import torch", metadata={"tags": [notebooks.PRELUDE_TAG],
+                                                                    "papermill": {"duration": 11.5}}),
+                nbformat.v4.new_markdown_cell("# title"),
+                nbformat.v4.new_code_cell("parser = cached_parts()", metadata={"papermill": {"duration": 390.0}})]
+    nbformat.write(nb, tmp_path / "x.ipynb")
+    assert notebooks.cell_times(tmp_path / "x.ipynb") == [(11.5, "prelude", "import torch"),
+                                                         (390.0, 1, "parser = cached_parts()")]
