@@ -3,7 +3,7 @@
 Each reproduction chapter saves its judged claims in its results
 (``results/<profile>/<chapter>.json``): lists of claim records under keys
 ending in ``_claims`` (one per table or figure of the paper), and, for the
-background-bias chapter, ``findings`` per dataset. This module gathers them
+background-bias chapter, ``findings`` and ``findings_real`` per dataset. This module gathers them
 from the largest profile each chapter has committed, so the landing page
 never mixes a chapter's ``ci`` smoke run with another's ``cpu`` study
 without saying so.
@@ -49,7 +49,8 @@ def chapter_claims(chapter: str, profiles: tuple[str, ...] = ("gpu", "cpu", "ci"
     method, paper = CHAPTERS[chapter]
     groups = [(key, results.get("dataset"), records) for key, records in sorted(results.items())
               if key.endswith("_claims")]
-    groups += [("findings", dataset, records) for dataset, records in sorted(results.get("findings", {}).items())]
+    for key in ("findings", "findings_real"):  # (the background-bias chapter's, per dataset)
+        groups += [("findings", dataset, records) for dataset, records in sorted(results.get(key, {}).items())]
     rows = []
     for key, dataset, records in groups:
         for r in records:

@@ -102,3 +102,11 @@ def test_comparison_baseline_learning_averages_the_chapters_records(results_root
     assert table.loc["cuhk01", "loss fall (% of ln N)"] == pytest.approx(100 * 0.2 / 6.0)
     assert table.loc["cuhk01", "rank1"] == pytest.approx(1.0)  # percent
     assert table.loc["cuhk01", "times chance"] == pytest.approx(5.0)
+
+
+def test_the_background_bias_chapters_real_data_findings_are_counted(results_root):
+    save_results("bgbias", {"findings": {"synth-small": [claim("a", "inconclusive")]},
+                            "findings_real": {"cuhk01": [claim("b", "withdrawn")]}}, "cpu", results_root / "cpu")
+    claims = summary.chapter_claims("bgbias")
+    assert dict(zip(claims["claim"], claims["dataset"])) == {"a": "synth-small", "b": "cuhk01"}
+    assert summary.verdict_counts(claims).loc["bgbias", "withdrawn"] == 1
