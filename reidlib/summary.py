@@ -24,6 +24,8 @@ CHAPTERS = {
     "mgcam": ("MGCAM", "003"),
     "fmn": ("FMN", "004"),
 }
+# The book's other pages with results that may leave something out (notebook name -> title).
+OTHER_PAGES = {"baselines": "Baselines", "synthreid": "SynthReID", "comparison": "Compared"}
 COLUMNS = ["chapter", "method", "paper", "where", "dataset", "claim", "metric", "paper delta", "ours", "low",
            "high", "seeds", "verdict", "size", "rank-1 paper", "rank-1 ours", "test error", "note", "profile"]
 # What a judged claim record must hold (reidlib.ablation.judge, rule v2).
@@ -143,7 +145,7 @@ def withdrawn_results(profiles: tuple[str, ...] = ("gpu", "cpu", "ci")) -> pd.Da
     says what is missing and why.
     """
     rows = []
-    for chapter in [*CHAPTERS, "comparison"]:
+    for chapter in [*CHAPTERS, *OTHER_PAGES]:
         try:
             results = load_results(chapter, profiles)
         except FileNotFoundError:
