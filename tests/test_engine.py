@@ -13,7 +13,7 @@ from reidlib.engine.config import TrainConfig, build, parse_assignment
 from reidlib.engine.optim import build_optimizer, lr_factor, param_groups
 from reidlib.engine.profiles import method_spec, paper_settings
 from reidlib.engine.trainer import Trainer
-from reidlib.eval import evaluate_rank
+from reidlib.eval import evaluate_rank, pairwise_distance
 from reidlib.losses import batch_hard_triplet
 from reidlib.models import registry
 from reidlib.models.baselines import IDE
@@ -90,7 +90,8 @@ def scores_by_hand(trainer, state):
         q, g = (F.normalize(torch.cat([model.embed(b) for b in loader]).float(), dim=1)
                 for loader in (trainer.data.query, trainer.data.gallery))
     query, gallery = trainer.data.dataset.query, trainer.data.dataset.gallery
-    r = evaluate_rank(torch.cdist(q, g).numpy(), [x.pid for x in query], [x.pid for x in gallery],
+    # the library's distance (torch.cdist rounds differently, and near-ties then swap on another CPU)
+    r = evaluate_rank(pairwise_distance(q, g, "euclidean"), [x.pid for x in query], [x.pid for x in gallery],
                       [x.camid for x in query], [x.camid for x in gallery])
     return {"rank1": r["cmc"][0], "mAP": r["mAP"], "mINP": r["mINP"]}
 
