@@ -162,6 +162,27 @@ def test_market1501_bad_file_name_is_reported_by_path(tmp_path):
         load_dataset("market1501", root)
 
 
+def test_market1501_reads_the_release_as_shipped_doubled_suffix_and_thumbs_db(tmp_path):
+    # The official zip names some images "*.jpg.jpg" and carries a Thumbs.db in each folder.
+    root = write_fixture("market1501", tmp_path, nested=False)
+    before = read("market1501", root)
+    doubled = {"query": "1488_c1s6_023021_00.jpg.jpg", "bounding_box_test": "1488_c2s3_065527_02.jpg.jpg",
+               "bounding_box_train": "1488_c3s3_071344_02.jpg.jpg"}
+    for folder, name in doubled.items():
+        fixtures.write_image(root / folder / name, "quirk")
+        (root / folder / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0 not an image")
+    dataset = read("market1501", root)
+    assert len(dataset.query) == len(before.query) + 1 and len(dataset.gallery) == len(before.gallery) + 1
+    assert len(dataset.train) == len(before.train) + 1
+    added = [r for r in dataset.query + dataset.gallery if r.path.endswith(".jpg.jpg")]
+    assert sorted((r.pid, r.camid) for r in added) == [(1488, 0), (1488, 1)]
+    assert not any("Thumbs.db" in r.path for r in dataset.train + dataset.query + dataset.gallery)
+    # A name that is not Market's, doubled suffix or not, is still refused by path.
+    fixtures.write_image(root / "query" / "1488_c1s6.jpg.jpg", "bad")
+    with pytest.raises(DatasetLayoutError, match=r"1 file name not like .*1488_c1s6\.jpg\.jpg"):
+        read("market1501", root)
+
+
 def test_market1501_camera_out_of_range(tmp_path):
     root = write_fixture("market1501", tmp_path, nested=False)
     fixtures.write_image(root / "query" / "0001_c7s1_000001_01.jpg", "bad")
@@ -488,6 +509,24 @@ def test_real_cuhk01():
     small = load_dataset("cuhk01", SHARED_DATA / "cuhk01" / "campus", num_test_ids=100, shot="single", split_seed=3)
     assert small.statistics().loc["train"].tolist() == [871, 3484, 2]
     assert small.statistics().loc["query"].tolist() == [100, 100, 1]
+
+
+MARKET = SHARED_DATA / "market1501"
+
+
+@pytest.mark.skipif(not (MARKET / "Market-1501-v15.09.15").is_dir(),
+                    reason=f"real Market-1501 not found at {MARKET} (set REID_SHARED_DATA)")
+def test_real_market1501_has_the_official_counts():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every official count, *.jpg.jpg files included
+        dataset = load_dataset("market1501", MARKET)
+    stats = dataset.statistics()
+    assert stats.loc["train"].tolist() == [751, 12936, 6]
+    assert stats.loc["query"].tolist() == [750, 3368, 6]
+    assert stats.loc["gallery"].tolist() == [752, 19732, 6]
+    gallery = pids(dataset.gallery)
+    assert (gallery[0], gallery[-1]) == (2798, 3819)  # distractors 0000, junk -1
+    assert sum(r.path.endswith(".jpg.jpg") for r in dataset.query) == 6
 
 
 def test_official_statistics_match_what_readers_compare_with():

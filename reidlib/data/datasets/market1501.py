@@ -32,8 +32,8 @@ JUNK_PID = -1
 
 # Official counts. Market-1501: Zheng et al., "Scalable Person
 # Re-identification: A Benchmark", ICCV 2015, and the release's readme.
-# bounding_box_test holds 19,732 images: 13,120 of the 750 test identities,
-# 2,793 distractors (0000) and 3,819 junk (-1). We keep junk in the gallery
+# bounding_box_test holds 19,732 images: 13,115 of the 750 test identities,
+# 2,798 distractors (0000) and 3,819 junk (-1). We keep junk in the gallery
 # (the evaluation drops it), so its labels are the 750 identities plus 0 and
 # -1; readers that drop junk report the familiar 15,913 images of 751 labels.
 MARKET1501_EXPECTED = {
@@ -50,7 +50,9 @@ DUKEMTMC_EXPECTED = {
     "gallery": {"identities": 1110, "images": 17661, "cameras": 8},
 }
 
-MARKET1501_NAME = re.compile(r"(-1|\d{4})_c(\d)s(\d)_\d+_\d+\.jpg")
+# The official zip names a few images of identity 1488 (and a few distractor and junk images)
+# ``*.jpg.jpg``; they count in the official totals, so the doubled suffix is read as it ships.
+MARKET1501_NAME = re.compile(r"(-1|\d{4})_c(\d)s(\d)_\d+_\d+\.jpg(?:\.jpg)?")
 DUKEMTMC_NAME = re.compile(r"(\d{4})_c(\d)_f\d+\.jpg")
 # The generic form: identity, "_c", a 1-based camera, then anything.
 FOLDER_NAME = re.compile(r"(-1|\d+)_c(\d+)(?:[^\d.][^/]*)?\.(?:jpg|jpeg|png|bmp)", re.IGNORECASE)
