@@ -1,7 +1,10 @@
 """The training engine: configs, schedules, checkpoints, resumption, stages, alternation, CLI."""
 
+import contextlib
 import dataclasses
 import json
+import os
+import re
 from collections import Counter
 
 import pytest
@@ -123,6 +126,39 @@ def test_config_layers_and_yaml_round_trip(tmp_path):
     again = make_config("dgd", "cpu", config_file=path)
     assert again == cfg and again.fingerprint() == cfg.fingerprint()
     assert parse_assignment("a.b=[1, 2]") == {"a": {"b": [1, 2]}}
+
+
+def test_float_spellings_are_numbers_in_set_and_in_config_files(tmp_path):
+    # PyYAML's YAML 1.1 rules read 1e-3 (no dot) and 1.5e3 (unsigned exponent) as strings.
+    for text, want in (("1e-3", 1e-3), ("5E-4", 5e-4), ("1.5e+2", 150.0), ("1.5e3", 1500.0), (".5", 0.5),
+                       ("-.5e-1", -0.05), ("3", 3.0), ("'2e-2'", 0.02)):
+        cfg = make_config("ide", "ci", overrides=[f"optim.lr={text}", f"optim.weight_decay={text}"])
+        assert cfg.optim.lr == want and cfg.optim.weight_decay == want, text
+        assert isinstance(cfg.optim.lr, float)
+    path = tmp_path / "c.yaml"
+    path.write_text("optim:\n  lr: 5e-4\n  betas: [9e-1, 0.999]\nloss:\n  triplet_margin: 3e-1\n")
+    cfg = make_config("ide", "ci", config_file=path)
+    assert (cfg.optim.lr, cfg.optim.betas, cfg.loss.triplet_margin) == (5e-4, (0.9, 0.999), 0.3)
+    assert parse_assignment("model.options.tau=1e-2") == {"model": {"options": {"tau": 0.01}}}
+    assert make_config("ide", "ci", overrides=["schedule.epochs=3"]).schedule.epochs == 3  # integers stay integers
+    with pytest.raises(ConfigError, match="expected an integer"):
+        make_config("ide", "ci", overrides=["schedule.epochs=1e3"])
+    # A string that only looks like a number is written quoted, so the config file reads back the same.
+    odd = dataclasses.replace(cfg, output_dir="1e5")
+    odd.to_yaml(path)
+    assert "'1e5'" in path.read_text() and make_config("ide", "ci", config_file=path) == odd
+
+
+def test_config_numbers_must_be_finite():
+    for text in (".inf", "-.inf", ".nan", "inf", "nan", "1e999"):
+        with pytest.raises(ConfigError, match=r"optim\.lr: expected a finite number"):
+            make_config("ide", "ci", overrides=[f"optim.lr={text}"])
+    with pytest.raises(ConfigError, match=r"loss\.triplet_margin: expected a finite number.*\(or null\)"):
+        make_config("ide", "ci", overrides=["loss.triplet_margin=.nan"])
+    with pytest.raises(ConfigError, match=r"optim\.lr: expected a number.*'fast'"):
+        make_config("ide", "ci", overrides=["optim.lr=fast"])
+    with pytest.raises(ConfigError, match=r"optim\.lr: expected a number"):
+        make_config("ide", "ci", overrides=["optim.lr=true"])
 
 
 def test_fingerprint_tracks_results_not_paths():
@@ -296,6 +332,47 @@ def test_checkpoints_of_another_model_or_config_are_refused(tmp_path):
         train(ci_config(tmp_path, overrides=["optim.lr=0.002"]))
     fresh = train(ci_config(tmp_path, overrides=["optim.lr=0.002", "resume=false"]))
     assert fresh["config"]["optim"]["lr"] == 0.002
+
+
+def test_empty_or_truncated_checkpoints_name_the_file_and_the_remedy(tmp_path):
+    from reidlib.engine.checkpoint import CheckpointUnreadable, read_checkpoint, save_checkpoint
+    from reidlib.engine.trainer import load_run
+
+    good = tmp_path / "good.pt"
+    save_checkpoint(good, {"model": resnet_small(widths=(8, 8, 8, 8)).state_dict(), "history": [1, 2]})
+    data = good.read_bytes()
+    assert read_checkpoint(good)["history"] == [1, 2]
+    for size in (0, 1, 64, len(data) // 2, len(data) - 200, len(data) - 1):
+        cut = tmp_path / f"cut{size}" / "checkpoint.pt"
+        cut.parent.mkdir()
+        cut.write_bytes(data[:size])
+        want = "is empty" if size == 0 else re.escape(f"is truncated or corrupt ({size:,} bytes")
+        with pytest.raises(CheckpointUnreadable, match=f"checkpoint {re.escape(str(cut))} {want}.*delete it to train"):
+            read_checkpoint(cut)
+    # where a run resumes and where a trained run is loaded
+    cfg = ci_config(tmp_path, name="cut0")
+    empty = tmp_path / "cut0" / "checkpoint.pt"
+    with pytest.raises(CheckpointUnreadable, match=re.escape(f"checkpoint {empty} is empty")):
+        train(cfg)
+    with pytest.raises(CheckpointUnreadable, match="cut1"):
+        load_run(tmp_path / "cut1")
+
+
+def test_a_checkpoint_save_cut_off_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    from reidlib.engine.checkpoint import read_checkpoint, save_checkpoint
+
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, {"epoch": 1})
+
+    def killed(obj, f):  # a run killed half-way through writing
+        with open(f, "wb") if isinstance(f, (str, os.PathLike)) else contextlib.nullcontext(f) as out:
+            out.write(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, {"epoch": 2})
+    assert read_checkpoint(path)["epoch"] == 1
 
 
 class TwoTasks(ReIDModel):

@@ -88,6 +88,48 @@ def test_bad_input_gives_a_clear_error(bad, message):
             evaluate_rank(**args)
 
 
+def test_a_similarity_matrix_is_refused_as_distances_and_ranked_right_as_similarities():
+    rng = np.random.default_rng(5)
+    feats = rng.normal(size=(30, 8))
+    feats /= np.linalg.norm(feats, axis=1, keepdims=True)
+    ids, cams = np.repeat(np.arange(1, 11), 3), np.tile([0, 1, 2], 10)
+    similarity = feats[:15] @ feats.T  # cosine similarities, in [-1, 1]
+    dist = 1 - similarity  # the cosine distance ranks the same galleries
+    want = evaluate_rank(dist, ids[:15], ids, cams[:15], cams)
+    with pytest.raises(ValueError, match=r"negative entries \(the smallest is -0\.\d+.*kind='similarity'"):
+        evaluate_rank(similarity, ids[:15], ids, cams[:15], cams)
+    got = evaluate_rank(similarity, ids[:15], ids, cams[:15], cams, kind="similarity")
+    assert got["mAP"] == pytest.approx(want["mAP"], abs=1e-12)
+    np.testing.assert_allclose(got["cmc"], want["cmc"])
+    # the ranking is not reversed: the best match by similarity is first
+    assert one_query([0.9, 0.1, 0.5], [1, 2, 2], [1, 1, 1], kind="similarity")["cmc"][0] == 1.0
+    assert one_query([0.9, 0.1, 0.5], [1, 2, 2], [1, 1, 1])["cmc"][0] == 0.0
+    # float rounding of a distance below 0 is not a similarity
+    assert one_query([-1e-7, 0.4, 3.0], [1, 2, 2], [1, 1, 1])["mAP"] == 1.0
+    with pytest.raises(ValueError, match="unknown kind 'distances'"):
+        one_query([0.1, 0.2], [1, 2], [1, 1], kind="distances")
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**31), tie_levels=st.sampled_from([0, 3]))
+def test_similarities_rank_as_their_negated_distances_ties_included(seed, tie_levels):
+    rng = np.random.default_rng(seed)
+    q_ids, g_ids = rng.integers(1, 5, 12), rng.integers(1, 5, 40)
+    q_cams, g_cams = rng.integers(0, 3, 12), rng.integers(0, 3, 40)
+    dist = rng.integers(0, tie_levels, (12, 40)).astype(float) if tie_levels else rng.random((12, 40))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            want = evaluate_rank(dist, q_ids, g_ids, q_cams, g_cams)
+        except ValueError:  # no valid true match: the similarity must fail the same way
+            with pytest.raises(ValueError, match="no query has a valid true match"):
+                evaluate_rank(-dist, q_ids, g_ids, q_cams, g_cams, kind="similarity")
+            return
+        got = evaluate_rank(-dist, q_ids, g_ids, q_cams, g_cams, kind="similarity")
+    assert got["mAP"] == want["mAP"] and got["mINP"] == want["mINP"]
+    np.testing.assert_array_equal(got["cmc"], want["cmc"])
+
+
 @settings(max_examples=80, deadline=None, derandomize=True)
 @given(
     num_q=st.integers(1, 25), num_g=st.integers(1, 120), num_ids=st.integers(1, 8),

@@ -4,7 +4,8 @@ A checkpoint holds the model, optimiser, scheduler and scaler states, where
 the run stood (stage, epoch), its history, the config and its fingerprint,
 and the model's signature (parameter names and shapes). Loading one into
 another model, or resuming a run whose config differs, fails with a message
-that says what differs and what to do.
+that says what differs and what to do; an empty or cut-off file fails with
+its path and size (:class:`CheckpointUnreadable`).
 """
 
 from __future__ import annotations
@@ -24,24 +25,57 @@ class CheckpointMismatch(ValueError):
     """A checkpoint written by another model or config."""
 
 
+class CheckpointUnreadable(ValueError):
+    """A checkpoint file that is empty, cut off or otherwise not readable by ``torch.load``."""
+
+
 def model_signature(model: nn.Module) -> dict[str, list[int]]:
     """Parameter and buffer names with their shapes: what must match to load weights."""
     return {k: list(v.shape) for k, v in model.state_dict().items()}
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
-    """Write ``state`` atomically: a run killed mid-write leaves the previous checkpoint intact."""
+    """Write ``state`` atomically: a run killed mid-write leaves the previous checkpoint intact.
+
+    The bytes reach the disk (fsync) before the rename, so that a machine that loses power
+    right after it cannot leave an empty ``checkpoint.pt`` behind the new name either.
+    """
     path = Path(path)
     partial = path.with_name(path.stem + ".partial.pt")
-    torch.save({"format": FORMAT, **state}, partial)
+    with open(partial, "wb") as f:
+        torch.save({"format": FORMAT, **state}, f)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(partial, path)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
+    """The state saved by :func:`save_checkpoint` at ``path``, on the CPU.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        CheckpointUnreadable: the file is empty or cut off (copied or written only in part).
+        CheckpointMismatch: a readable file that reidlib did not write.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except PermissionError:
+        raise
+    except Exception as exc:  # EOFError (empty), RuntimeError (zip cut off), OSError, UnpicklingError (garbage)
+        size = path.stat().st_size
+        if size == 0:
+            what = "is empty (0 bytes)"
+        else:
+            reason = (str(exc).splitlines() or [""])[0]
+            reason = reason if len(reason) <= 100 else reason[:100] + "..."
+            what = f"is truncated or corrupt ({size:,} bytes; torch.load: {type(exc).__name__}: {reason})"
+        raise CheckpointUnreadable(
+            f"checkpoint {path} {what}, most likely cut off while being written or copied. "
+            "Restore it from a copy, or delete it to train the run again from its start"
+        ) from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointMismatch(f"{path} is not a reidlib checkpoint (written by reidlib.engine); "
                                  "for ImageNet weights use model.pretrained instead")

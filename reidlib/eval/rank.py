@@ -56,6 +56,11 @@ PROTOCOL_ALIASES = {
     "cuhk03_classic": "cuhk03_classic",
 }
 AP_METHODS = ("noninterpolated", "interpolated")
+KINDS = ("distance", "similarity")
+
+# A distance is never negative; computed as |q|^2 + |g|^2 - 2 q.g (or through a learned metric) in
+# float32 it may come out a few rounding steps below 0, relative to the matrix's largest entry.
+_ROUNDING = 1e-5
 
 # Entries of one (queries x gallery) working block; bounds the memory of the
 # counting step to a few hundred MB whatever the gallery size.
@@ -90,6 +95,24 @@ def _check_inputs(distmat, query_ids, gallery_ids, query_cams, gallery_cams):
     q_cams = _as_ids(query_cams, "query_cams", num_q)
     g_cams = _as_ids(gallery_cams, "gallery_cams", num_g)
     return d, q_ids, g_ids, q_cams, g_cams
+
+
+def _as_distances(d: torch.Tensor, kind: str) -> torch.Tensor:
+    """``d`` as distances (smaller = closer): a similarity is negated, a distance checked for sign.
+
+    A similarity matrix (cosine similarity, dot products) passed as distances would rank every
+    gallery backwards and give a plausible-looking, wrong score; its negative entries give it away.
+    A similarity with no negative entry cannot be told from a distance: say ``kind="similarity"``.
+    """
+    if kind == "similarity":
+        return -d
+    lowest, highest = float(d.amin()), float(d.amax())
+    if lowest < -_ROUNDING * max(1.0, abs(lowest), abs(highest)):
+        raise ValueError(
+            f"distmat has negative entries (the smallest is {lowest:.4g}), which a distance never has: it looks "
+            "like a similarity matrix (larger = more alike), which ranked as distances would score every ranking "
+            "backwards. Pass kind='similarity' for similarities, or distances (reidlib.eval.pairwise_distance)")
+    return d
 
 
 def _true_matches(d, q_ids, g_ids, q_cams, g_cams):
@@ -236,11 +259,13 @@ def evaluate_rank(
     num_repeats: int = 10,
     seed: int = 0,
     return_per_query: bool = False,
+    kind: str = "distance",
 ) -> dict:
-    """CMC, mAP and mINP of a query x gallery distance matrix.
+    """CMC, mAP and mINP of a query x gallery distance (or similarity) matrix.
 
     Args:
         distmat: (Q, G) distances (tensor or array); smaller is more similar.
+            With ``kind="similarity"``, (Q, G) similarities: larger is more similar.
         query_ids, gallery_ids: (Q,) and (G,) integer identities.
         query_cams, gallery_cams: (Q,) and (G,) integer camera ids.
         max_rank: length of the CMC curve.
@@ -250,6 +275,8 @@ def evaluate_rank(
         num_repeats, seed: random galleries of ``"cuhk03_classic"``.
         return_per_query: also return per-query arrays (``query_ap``,
             ``query_inp``, ``query_first_rank``; NaN / 0 for queries without a match).
+        kind: ``"distance"`` (default) or ``"similarity"``. A distance matrix with
+            negative entries (beyond float rounding) is refused as a likely similarity.
 
     Returns:
         dict with ``cmc`` ((max_rank,) array of fractions), ``mAP``, ``mINP``
@@ -260,8 +287,11 @@ def evaluate_rank(
 
     Raises:
         ValueError: on mismatched lengths, NaN distances, an empty gallery, an
-            unknown protocol or AP method, or when no query has a valid match.
+            unknown protocol, AP method or kind, negative distances, or when no
+            query has a valid match.
     """
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; choose one of {KINDS} (smaller or larger is more alike)")
     if protocol not in PROTOCOL_ALIASES:
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {sorted(PROTOCOL_ALIASES)}")
     if ap not in AP_METHODS:
@@ -270,7 +300,7 @@ def evaluate_rank(
         raise ValueError(f"max_rank must be at least 1, got {max_rank}")
     rule = PROTOCOL_ALIASES[protocol]
     d, q_ids, g_ids, q_cams, g_cams = _check_inputs(distmat, query_ids, gallery_ids, query_cams, gallery_cams)
-    d = d.cpu()
+    d = _as_distances(d.cpu(), kind)
     junk = tuple(int(j) for j in junk_ids)
     if junk and bool(torch.isin(q_ids, torch.tensor(junk)).any()):
         raise ValueError(f"some queries have a junk identity {junk}: remove them from the query set")
