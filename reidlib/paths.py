@@ -10,7 +10,7 @@ NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 BOOK_DIR = REPO_ROOT / "book"
 # Executed notebooks land here; book/_toc.yml lists them.
 EXECUTED_DIR = BOOK_DIR / "notebooks"
-PROFILES = ("ci", "cpu", "gpu")
+PROFILES = ("ci", "cpu", "market", "gpu")
 
 
 def results_dir(profile: str, root: str | os.PathLike | None = None) -> Path:

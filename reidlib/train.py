@@ -22,6 +22,7 @@ import os
 import sys
 
 from .engine import make_config, run_seeds, train
+from .paths import PROFILES
 
 def _normalise(assignment: str) -> str:
     # `--set data_root=DIR` is common enough to accept without its section.
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reidlib.train", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", required=True)
-    parser.add_argument("--profile", default="ci", choices=("ci", "cpu", "gpu"))
+    parser.add_argument("--profile", default="ci", choices=PROFILES)
     parser.add_argument("--dataset")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--seeds", type=int, nargs="+")

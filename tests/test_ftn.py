@@ -154,7 +154,7 @@ def test_inconsistent_options_are_refused():
     with pytest.raises(ValueError, match="needs use_pa or use_ca"):
         FTNOptions(use_pa=False, use_ca=False, decoder=False)
     FTNOptions(use_pa=False, decoder=False)  # without TF-Dec the target is not used
-    with pytest.raises(ValueError, match="not a ResNet"):
+    with pytest.raises(ValueError, match="not staged like a ResNet"):
         build_model(make_config("ftn", "ci", overrides=["model.backbone=mscan_body"]), 6, 3)
 
 

@@ -23,11 +23,13 @@ import time
 import numpy as np
 import torch
 
+from reidlib.paths import PROFILES
+
 METHODS = ("ide", "fanet", "ftn", "bgbias", "mgcam", "fmn")
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--profile", default="cpu", choices=("ci", "cpu", "gpu"))
+    parser.add_argument("--profile", default="cpu", choices=PROFILES)
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods (default: %(default)s)")
     parser.add_argument("--batch", type=int, default=64, help="images per forward pass")
     parser.add_argument("--repeats", type=int, default=5, help="timed forward passes per timing")

@@ -18,11 +18,13 @@ import tempfile
 
 import torch
 
+from reidlib.paths import PROFILES
+
 DEFAULT_SETTINGS = ("ide", "ide:resnet18", "global_local", "mscan_body", "dgd")
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--profile", default="cpu", choices=("ci", "cpu", "gpu"))
+    parser.add_argument("--profile", default="cpu", choices=PROFILES)
     parser.add_argument("--methods", default=",".join(DEFAULT_SETTINGS),
                         help="comma-separated METHOD or METHOD:BACKBONE (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=30, help="timed training steps per setting")

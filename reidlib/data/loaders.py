@@ -9,8 +9,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision import tv_tensors
+from tqdm import tqdm
 
-from .images import image_key, read_image
+from .images import ImageReadError, image_key, read_image
 from .masks import MaskSource
 from .records import Record
 from .samplers import IdentitySampler
@@ -26,13 +27,15 @@ class ReIDImages(Dataset):
         split: the split's name (``"train"``, ``"query"``, ``"gallery"``), given to every sample.
         root: the dataset folder; a sample's ``"path"`` is its image's path under it (default: the
             masks' image folder), so that it names the image the same in every clone.
+        preload: decode every image once, now, and serve them from memory (Market-1501's 36,036
+            images at 128x64 take about 0.9 GB); also finds every unreadable image before training.
 
     Random test backgrounds are seeded by ``"split"`` and ``"path"``: a
     ``random_background`` transform refuses samples without a split.
     """
 
     def __init__(self, records: Sequence[Record], transform: Callable | None = None, masks: MaskSource | None = None,
-                 split: str | None = None, root: str | os.PathLike | None = None):
+                 split: str | None = None, root: str | os.PathLike | None = None, preload: bool = False):
         if len(records) == 0:
             raise ValueError("no records: the split is empty")
         self.records = list(records)
@@ -40,13 +43,15 @@ class ReIDImages(Dataset):
         self.masks = masks
         self.split = split
         self.root = root if root is not None else (masks.image_root if masks is not None else None)
+        self.images = decode_all([r.path for r in self.records], split) if preload else None
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __getitem__(self, index: int) -> dict:
         rec = self.records[index]
-        image = read_image(rec.path)
+        # A preloaded image is cloned: transforms may write into it (random erasing).
+        image = self.images[index].clone() if self.images is not None else read_image(rec.path)
         sample = {"image": tv_tensors.Image(image), "pid": rec.pid, "camid": rec.camid,
                   "tracklet": rec.tracklet, "index": index, "path": image_key(rec.path, self.root)}
         if self.split is not None:
@@ -56,6 +61,27 @@ class ReIDImages(Dataset):
         if self.transform is not None:
             sample = self.transform(sample)
         return sample
+
+
+def decode_all(paths: Sequence[str], what: str | None = None) -> list[torch.Tensor]:
+    """Every image of ``paths`` decoded, (3, H, W) uint8 each; one error listing all that fail.
+
+    Decoding once spares the JPEG decoder every epoch: on two cores it costs
+    about as much as the small network's training step on Market-1501's 64x128 crops.
+    """
+    images, failed = [], []
+    for path in tqdm(paths, desc=f"decoding {what or 'images'}", unit="img", leave=False, mininterval=2,
+                     disable=len(paths) < 2000):
+        try:
+            images.append(read_image(path))
+        except ImageReadError as exc:
+            failed.append(str(exc))
+    if failed:
+        shown = "; ".join(failed[:5]) + (f"; and {len(failed) - 5} more" if len(failed) > 5 else "")
+        raise ImageReadError(f"{len(failed)} of {len(paths)} {what or ''} images cannot be read: {shown}. "
+                             "Restore these files from the dataset's release (or remove them from the "
+                             "folder, which changes the dataset) before training")
+    return images
 
 
 def _seed_worker(worker_id: int) -> None:

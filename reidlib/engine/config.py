@@ -17,7 +17,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,44 @@ import yaml
 
 class ConfigError(ValueError):
     """A configuration key or value that does not exist or does not fit."""
+
+
+# ----------------------------------------------------------------------------- reading YAML
+
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+# PyYAML follows YAML 1.1, where a float needs a dot and a signed exponent: ``1e-3``, ``5E-4`` and
+# ``1.5e3`` are read as strings there, and a learning rate written as papers write it fails as
+# "not a number". This resolver reads the spellings of YAML 1.2 (and of Python's float()) as floats
+# too; an integer (``3``) stays an integer, and YAML 1.1's other float forms are kept.
+_FLOAT_PATTERN = re.compile(r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                                 |[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+                                 |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+                                 |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+                                 |[-+]?\.(?:inf|Inf|INF)
+                                 |\.(?:nan|NaN|NAN))$""", re.X)
+
+
+def _config_resolvers() -> dict:
+    # SafeLoader's table with the float pattern replaced in place (the resolvers' order is kept).
+    return {first: [(tag, _FLOAT_PATTERN if tag == _FLOAT_TAG else pattern) for tag, pattern in resolvers]
+            for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that reads ``1e-3`` and ``5E-4`` as floats (see ``_FLOAT_PATTERN``)."""
+
+    yaml_implicit_resolvers = _config_resolvers()
+
+
+class ConfigDumper(yaml.SafeDumper):
+    """``yaml.SafeDumper`` that quotes a string ``ConfigLoader`` would read as a float (``"1e-3"``)."""
+
+    yaml_implicit_resolvers = _config_resolvers()
+
+
+def read_yaml(text: str):
+    """``text`` parsed by :class:`ConfigLoader`: every config file and ``--set`` value is read here."""
+    return yaml.load(text, Loader=ConfigLoader)
 
 
 @dataclass
@@ -44,6 +84,7 @@ class DataConfig:
     sampler: str = "identity"  # identity (P x K) or random
     num_workers: int = 2
     test_batch_size: int = 128
+    preload: bool = False  # decode every image once into memory (real datasets of small crops)
     flip_p: float = 0.5
     pad: int = 10
     erasing_p: float = 0.5
@@ -177,7 +218,7 @@ class TrainConfig:
 
     # Keys that change where or how visibly a run happens, not what it computes.
     NON_RESULT_KEYS: typing.ClassVar[tuple[str, ...]] = ("output_dir", "resume", "progress", "log_every",
-                                                          "data.num_workers", "data.test_batch_size", "device",
+                                                          "data.num_workers", "data.test_batch_size", "data.preload", "device",
                                                           "eval.every")
 
     # Keys added after runs were recorded, with the value that means "as before": at that
@@ -201,7 +242,7 @@ class TrainConfig:
         return settings_fingerprint(_portable(self.to_dict()))
 
     def to_yaml(self, path: str | os.PathLike | None = None) -> str:
-        text = yaml.safe_dump(_yaml_ready(self.to_dict()), sort_keys=False)
+        text = yaml.dump(_yaml_ready(self.to_dict()), Dumper=ConfigDumper, sort_keys=False)
         if path is not None:
             Path(path).write_text(text)
         return text
@@ -246,11 +287,14 @@ def _convert(value, hint, where: str):
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         if value is None and type(None) in args:
             return None
+        errors = []
         for arg in (a for a in args if a is not type(None)):
             try:
                 return _convert(value, arg, where)
-            except ConfigError:
-                continue
+            except ConfigError as exc:
+                errors.append(exc)
+        if len(errors) == 1 and type(None) in args:  # "float | None": the float's own message says more
+            raise ConfigError(f"{errors[0]} (or null)") from None
         raise ConfigError(f"{where}: {value!r} is not a {hint}")
     if origin is list:
         if not isinstance(value, (list, tuple)):
@@ -273,14 +317,26 @@ def _convert(value, hint, where: str):
             return value
         raise ConfigError(f"{where}: expected an integer, got {value!r}")
     if hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return _to_float(value, where)
     if hint is str:
         if isinstance(value, str):
             return value
         raise ConfigError(f"{where}: expected a string, got {value!r}")
     return value
+
+
+def _to_float(value, where: str) -> float:
+    """A float field's value: a number, or a string that Python's ``float()`` reads (``"1e-3"``), if finite."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{where}: expected a number (like 0.01 or 1e-3), got {value!r}") from None
+    if not math.isfinite(number):
+        # No setting here means anything at infinity, and a NaN learning rate trains a NaN model.
+        raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+    return number
 
 
 def build(cls, values: dict | None, where: str = ""):
@@ -335,7 +391,7 @@ def parse_assignment(text: str) -> dict:
     if "=" not in text:
         raise ConfigError(f"--set expects key=value (like optim.lr=0.01), got {text!r}")
     key, raw = text.split("=", 1)
-    value = yaml.safe_load(raw) if raw.strip() else None
+    value = read_yaml(raw) if raw.strip() else None
     node: dict = {}
     root = node
     parts = key.strip().split(".")
@@ -351,7 +407,7 @@ def load_yaml(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_yaml(path.read_text()) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping of config keys, not {type(data).__name__}")
     return data

@@ -47,7 +47,7 @@ from pathlib import Path
 from ..paths import REPO_ROOT, results_dir
 
 FORMAT = "reidlib-run-record/1"
-RECORDED_PROFILES = ("cpu", "gpu")
+RECORDED_PROFILES = ("cpu", "market", "gpu")
 # Printed (to stderr) in verify mode for each run asked for that has no record: such a run is left
 # out (partial mode) or fails its cell.
 NO_RECORD = "verify: no record of the run"

@@ -40,6 +40,7 @@ from .checkpoint import check_config, check_model, model_signature, read_checkpo
 from .config import ConfigError, StageConfig, TrainConfig
 from .data import RunData, build_run_data, open_run_dataset
 from .optim import build_optimizer, build_scheduler
+from .preflight import check_run_inputs
 from .profiles import smoke_run
 from .records import MissingRunError, kept_weights, recorded_results, save_record
 from .runlock import run_lock
@@ -381,6 +382,7 @@ class Trainer:
             self.model.load_state_dict(state["model"])
         elif self.info.is_main:
             (self.out / "metrics.jsonl").unlink(missing_ok=True)
+        check_run_inputs(self.data, self.progress)  # a bad test image or mask fails now, not after the last epoch
         if self.info.is_main:
             cfg.to_yaml(self.out / "config.yaml")
         history, evals, seconds = (state["history"], state["evals"], state["train_seconds"]) if state else ([], [], 0.0)
@@ -449,9 +451,25 @@ class Trainer:
             "images_per_second": images / seconds if seconds else math.nan,
             "data_wait_share": wait / seconds if seconds else math.nan,
             "world_size": self.info.world_size,
+            "pretrained_sha256": pretrained_sha256(cfg),
             "history": history, "evals": evals, "config": cfg.to_dict(),
             "run": runinfo.run_metadata(),
         }
+
+
+def pretrained_sha256(config: TrainConfig) -> str | None:
+    """SHA-256 of the ImageNet weights file ``config.model.pretrained`` names (None: trained from scratch).
+
+    Kept in every run's results, as torchvision's weight enums pin theirs: weights of another
+    recipe with the same keys and shapes would otherwise change a number unnoticed.
+    """
+    from ..models.mobilenet import resolve_weights, sha256_of
+
+    pretrained = config.model.pretrained
+    if not pretrained:
+        return None
+    return sha256_of(resolve_weights(pretrained) if config.model.backbone == "mobilenetv2"
+                     else Path(pretrained).expanduser())
 
 
 def train(config: TrainConfig) -> dict:

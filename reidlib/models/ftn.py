@@ -398,7 +398,13 @@ class TextureDecoder(nn.Module):
 
 
 def stage4_geometry(backbone: nn.Module) -> tuple[int, int]:
-    """(channels, stride) of a :class:`ResNetBackbone`'s ``layer3`` output (the input of ``layer4``)."""
+    """(channels, stride) of a backbone's ``layer3`` output (the input of ``layer4``).
+
+    A ResNet's is read off its blocks; a :class:`reidlib.models.mobilenet.MobileNetV2Backbone`
+    states its stage channels, and its ``layer3`` always ends at stride 16.
+    """
+    if hasattr(backbone, "stage_channels"):
+        return backbone.stage_channels["layer3"], 16
     first = backbone.layer4[0]
     conv = first.conv2 if hasattr(first, "conv3") else first.conv1  # the block's strided convolution
     return first.conv1.in_channels, backbone.stride // conv.stride[0]

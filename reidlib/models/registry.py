@@ -25,7 +25,8 @@ def _scaled(channels, width: float) -> tuple[int, ...]:
 
 def build_backbone(name: str, pretrained: str | None = None, last_stride: int = 1, in_channels: int = 3,
                    width: float = 1.0) -> nn.Module:
-    """A backbone by name: ``resnet50``, ``resnet18``, ``resnet_small``, ``mscan_body``, ``inception_reid``.
+    """A backbone by name: ``resnet50``, ``resnet18``, ``resnet_small``, ``mobilenetv2``, ``mscan_body``,
+    ``inception_reid``.
 
     ``width`` multiplies the channels of the from-scratch backbones (the cpu
     profile uses thinner ones); the torchvision ResNets keep their widths so
@@ -35,8 +36,12 @@ def build_backbone(name: str, pretrained: str | None = None, last_stride: int = 
 
     if width <= 0:
         raise ValueError(f"model.width must be > 0, got {width}")
-    if name in ("resnet50", "resnet18") and width != 1.0:
+    if name in ("resnet50", "resnet18", "mobilenetv2") and width != 1.0:
         raise ValueError(f"{name} has torchvision's fixed widths (so ImageNet weights fit): model.width must be 1")
+    if name == "mobilenetv2":
+        from .mobilenet import mobilenet_v2_backbone
+
+        return mobilenet_v2_backbone(last_stride, pretrained, in_channels)
     if name == "resnet_small":
         return resnet_small(last_stride, pretrained, in_channels, widths=_scaled((32, 64, 128, 256), width))
     if name in RESNETS:
@@ -57,7 +62,7 @@ def build_backbone(name: str, pretrained: str | None = None, last_stride: int = 
     raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
 
 
-BACKBONES = ("resnet50", "resnet18", "resnet_small", "mscan_body", "inception_reid")
+BACKBONES = ("resnet50", "resnet18", "resnet_small", "mobilenetv2", "mscan_body", "inception_reid")
 
 
 def method_options(cls, config, method: str):
@@ -97,7 +102,7 @@ def build_fanet(config, num_classes: int, num_cameras: int) -> ReIDModel:
     opts = method_options(FANetOptions, config, config.method)
     backbone = _backbone_of(config)
     if not hasattr(backbone, "layer3"):
-        raise ValueError(f"FA-Net splits a ResNet before layer3; backbone {config.model.backbone!r} is not a ResNet")
+        raise ValueError(f"FA-Net splits a ResNet before layer3; backbone {config.model.backbone!r} is not staged like a ResNet: choose resnet50, resnet18, resnet_small or mobilenetv2")
     return FANet(backbone, num_classes, num_cameras, opts, config.loss.label_smoothing,
                  pretrained=bool(config.model.pretrained))
 
@@ -109,7 +114,7 @@ def build_ftn(config, num_classes: int, num_cameras: int) -> ReIDModel:
     backbone = _backbone_of(config)
     if not all(hasattr(backbone, n) for n in ("stem", "layer3", "layer4")):
         raise ValueError(f"FTN puts CFA and TF-Dec on a ResNet's stage 4 (layer3 output); backbone "
-                         f"{config.model.backbone!r} is not a ResNet: choose resnet50, resnet18 or resnet_small")
+                         f"{config.model.backbone!r} is not staged like a ResNet: choose resnet50, resnet18, resnet_small or mobilenetv2")
     return FTN(backbone, num_classes, opts, config.loss.label_smoothing, config.loss.triplet_margin,
                pretrained=bool(config.model.pretrained))
 
@@ -132,7 +137,7 @@ def build_fmn(config, num_classes: int, num_cameras: int) -> ReIDModel:
     backbone = _backbone_of(config)
     if not all(hasattr(backbone, n) for n in ("stem", "layer1", "layer2", "layer3", "layer4")):
         raise ValueError(f"FMN masks Pool1 / Res2 / Res3 / Res4 of a ResNet; backbone {config.model.backbone!r} "
-                         "is not a ResNet: choose resnet50, resnet18 or resnet_small")
+                         "is not staged like a ResNet: choose resnet50, resnet18, resnet_small or mobilenetv2")
     m = config.model
     if m.neck != "none" or m.embed_dim or m.dropout:
         raise ValueError("FMN's GRN is the plain IDE (pooling + classifier): set model.neck: none, embed_dim: 0, dropout: 0")
@@ -155,10 +160,11 @@ def build_mgcam(config, num_classes: int, num_cameras: int) -> ReIDModel:
     return MGCAM(_backbone_of(config), num_classes, opts, config.model.dropout, config.loss.label_smoothing)
 
 
-# The four baselines: ``mscan_body`` and ``dgd`` are the IDE head on the
-# backbones their papers use (their configs choose the backbone).
+# The baselines: ``mscan_body`` and ``dgd`` are the IDE head on the backbones their papers
+# use (their configs choose the backbone); ``bot`` is the IDE head with BoT's BN neck and losses.
 METHODS: dict[str, Callable[..., ReIDModel]] = {
     "ide": build_ide,
+    "bot": build_ide,
     "global_local": build_global_local,
     "mscan_body": build_ide,
     "dgd": build_ide,
