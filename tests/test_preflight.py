@@ -96,3 +96,25 @@ def test_every_file_is_read_and_a_long_list_is_cut(tmp_path):
         path.unlink()
     with pytest.raises(RunInputError, match=f"(?s)18 of the 18 images.*\n  and {18 - SHOWN} more\nTo fix"):
         check_run_inputs(trainer.data)
+
+
+def test_preloaded_images_are_the_files_and_a_bad_one_is_named_when_decoding(tmp_path):
+    from reidlib.data.datasets import load_dataset
+    from reidlib.data.images import ImageReadError, read_image
+    from reidlib.data.loaders import ReIDImages
+
+    root, images = market_fixture(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset = load_dataset("market1501", root)
+    served = ReIDImages(dataset.query, preload=True, split="query", root=images)
+    for i, record in enumerate(dataset.query):
+        assert served[i]["image"].equal(read_image(record.path))
+    served[0]["image"].zero_()  # a transform writing into its sample must not change the preloaded copy
+    assert served[0]["image"].equal(read_image(dataset.query[0].path))
+    bad = dataset.query[1].path
+    with open(bad, "wb") as f:
+        f.write(b"not a jpeg")
+    with pytest.raises(ImageReadError, match=rf"1 of {len(dataset.query)} query images cannot be read: .*"
+                                             rf"{re.escape(bad)}.*Restore these files"):
+        ReIDImages(dataset.query, preload=True, split="query", root=images)
