@@ -103,3 +103,35 @@ def goal_rows(summary: dict) -> list[dict]:
              "ours (%)": 100 * summary[method][f"{metric} mean"],
              "reached": bool(summary[method][f"{metric} mean"] >= goal)}
             for method, goals in GOALS.items() if method in summary for metric, goal in goals.items()]
+
+
+def lip_grouping_table() -> pd.DataFrame:
+    """LIP's 20 classes and the study part each counts as (:data:`reidlib.data.lip.LIP_TO_STUDY`)."""
+    from .data.lip import LIP_CLASSES, LIP_TO_STUDY, SPLIT
+    from .data.masks import PART_LABELS
+
+    return pd.DataFrame([{"LIP label": k, "LIP class": name,
+                          "study part": ("upper body above the hip line, lower body below" if LIP_TO_STUDY[k] == SPLIT
+                                         else PART_LABELS[LIP_TO_STUDY[k]])}
+                         for k, name in LIP_CLASSES.items()]).set_index("LIP label")
+
+
+def parser_tables(scores: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-part IoU on the held-out identities, foreground IoU on Penn-Fudan beside the shipped segmenter).
+
+    ``scores`` is :func:`reidlib.data.market_parser.evaluate_market_parser`'s output, with ``pennfudan``.
+    """
+    held = pd.DataFrame({"IoU (%)": {part: 100 * v for part, v in scores["held_out"]["iou"].items()
+                                     if v is not None}})
+    held.index.name = (f"part ({scores['held_out_images']} images of {scores['held_out_identities']} "
+                       "held-out identities, LIP pseudo-labels)")
+    p = scores["pennfudan"]
+    penn = pd.DataFrame({
+        "trained on": {"MobileNetV2 parser (this chapter)": "Market-1501 LIP maps",
+                       "person segmenter (shipped)": "Penn-Fudan, other scenes"},
+        "foreground IoU (%)": {"MobileNetV2 parser (this chapter)": 100 * p["mobile_parser"]["iou"],
+                               "person segmenter (shipped)": 100 * p["person_segmenter"]["iou"]},
+        "mean IoU per pedestrian (%)": {"MobileNetV2 parser (this chapter)": 100 * p["mobile_parser"]["mean_iou"],
+                                        "person segmenter (shipped)": 100 * p["person_segmenter"]["mean_iou"]}})
+    penn.index.name = f"Penn-Fudan, {p['mobile_parser']['pedestrians']} held-out pedestrians (hand-drawn)"
+    return held, penn

@@ -190,3 +190,20 @@ def test_real_penn_fudan_crops_are_the_shipped_segmenters_own_held_out_ones():
     recorded = torch.load(WEIGHTS, weights_only=True)["held_out_iou"]
     assert result["held_out_scenes"] == 34 and result["person_segmenter"]["pedestrians"] == 85
     assert result["person_segmenter"]["iou"] == pytest.approx(recorded["iou"], abs=1e-3)
+
+
+def test_ship_halves_the_convolutions_and_the_shipped_file_predicts_as_the_trained_one(data, weights, tmp_path,
+                                                                                       capsys):
+    shipped = tmp_path / "market_parser.pt"
+    assert market_parser.main(["ship", "--weights", str(weights), "--out", str(shipped)]) == 0
+    state = torch.load(shipped, weights_only=True)["state_dict"]
+    assert {v.dtype for k, v in state.items() if v.ndim > 1} == {torch.float16}
+    assert all(v.dtype != torch.float16 for v in state.values() if v.ndim <= 1)  # BN statistics stay float32
+    x = torch.randn(2, 3, H, W)
+    full, half = market_parser.load_mobile_parser(weights), market_parser.load_mobile_parser(shipped)
+    with torch.no_grad():
+        agree = (full(x).argmax(1) == half(x).argmax(1)).float().mean().item()
+    assert agree > 0.98
+    torch.save({"model": "other"}, tmp_path / "other.pt")
+    assert market_parser.main(["ship", "--weights", str(tmp_path / "other.pt"), "--out", str(tmp_path / "x.pt")]) == 2
+    assert "not a finished MobileParser checkpoint" in capsys.readouterr().err

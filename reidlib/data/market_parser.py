@@ -3,6 +3,7 @@
     python -m reidlib.data.market_parser train --out .cache/market_parser/mobile.pt
     python -m reidlib.data.market_parser evaluate --weights .cache/market_parser/mobile.pt
     python -m reidlib.data.market_parser masks --weights .cache/market_parser/mobile.pt --out DIR
+    python -m reidlib.data.market_parser ship --weights .cache/market_parser/mobile.pt   # -> reidlib/data/weights
     python -m reidlib.data.lip convert --out DIR && \\
         python -m reidlib.data.market_parser masks --weights FILE --out DIR --fill
 
@@ -58,6 +59,9 @@ from .segmenter import WEIGHTS as SEGMENTER_WEIGHTS
 from .segmenter import iou, load_segmenter, pennfudan_pedestrians, split_scenes
 
 MODEL_NAME = "MobileParser"
+# The trained parser the study ships (``ship`` writes it from a ``train`` output): convolution weights in
+# float16 (about 5 MB), normalisation parameters and statistics in float32.
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "market_parser.pt"
 TRAIN_COMMAND = "python -m reidlib.data.market_parser train --out {path}"
 SPLITS = ("query", "gallery", "train")
 SUMMARY_FILE = "market_parser_masks.json"
@@ -339,6 +343,25 @@ def write_masks(args) -> int:
     return 0
 
 
+def ship(args) -> int:
+    """Write ``--weights`` (a finished ``train`` output) as the shipped file: half-precision convolutions,
+    portable paths. Scores are computed from the shipped file itself (``evaluate --weights``), not copied."""
+    from ..engine.records import _portable
+
+    ckpt = torch.load(args.weights, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or ckpt.get("model") != MODEL_NAME:
+        raise ValueError(f"{args.weights} is not a finished {MODEL_NAME} checkpoint: finish its train run first")
+    ckpt["state_dict"] = {k: v.half() if v.is_floating_point() and v.ndim > 1 else v
+                          for k, v in ckpt["state_dict"].items()}
+    ckpt["trained_on"] = _portable(ckpt["trained_on"])
+    ckpt["stored_as"] = "float16 convolution and linear weights"
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt, out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reidlib.data.market_parser", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -363,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--splits", nargs="+", choices=SPLITS, default=list(SPLITS))
     m.add_argument("--fill", action="store_true", help="keep masks already in --out; predict only the others")
     m.add_argument("--batch", type=int, default=128)
+    h = sub.add_parser("ship", help="write a trained parser as the shipped weights (half-precision convolutions)")
+    h.add_argument("--weights", required=True)
+    h.add_argument("--out", default=str(SHIPPED_WEIGHTS))
     for sp in (t, e, m):
         sp.add_argument("--data-root", default=str(shared_data("market1501")),
                         help="Market-1501 (the release or the folder holding it; default: the shared data)")
@@ -382,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.pennfudan is None:
             args.pennfudan = str(shared_data("PennFudanPed"))
     try:
-        return {"train": train, "evaluate": evaluate, "masks": write_masks}[args.command](args)
+        return {"train": train, "evaluate": evaluate, "masks": write_masks, "ship": ship}[args.command](args)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -218,8 +218,8 @@ class TrainConfig:
 
     # Keys that change where or how visibly a run happens, not what it computes.
     NON_RESULT_KEYS: typing.ClassVar[tuple[str, ...]] = ("output_dir", "resume", "progress", "log_every",
-                                                          "data.num_workers", "data.test_batch_size", "data.preload", "device",
-                                                          "eval.every")
+                                                          "data.num_workers", "data.test_batch_size", "data.preload",
+                                                          "device", "eval.every")
 
     # Keys added after runs were recorded, with the value that means "as before": at that
     # value they stay out of the fingerprint, so older runs keep matching their configs.

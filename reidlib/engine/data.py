@@ -125,11 +125,14 @@ def build_run_data(config: TrainConfig, dataset: ReIDDataset, model_needs: tuple
     # Samples carry their split and their path under the dataset folder: random test backgrounds are
     # seeded by both, so query and gallery images never share one by position, in any clone.
     test_root = getattr(dataset, "test_root", dataset.root)
-    train = train_loader(ReIDImages(dataset.train, train_tf, masks, split="train", root=dataset.root, preload=d.preload), d.batch_size,
+    def images(records, transform, mask_source, split, root):
+        return ReIDImages(records, transform, mask_source, split=split, root=root, preload=d.preload)
+
+    train = train_loader(images(dataset.train, train_tf, masks, "train", dataset.root), d.batch_size,
                          d.num_instances, d.num_workers, config.seed, d.sampler, info.rank, info.world_size,
                          persistent_workers=False, pin_memory=pin_memory)
-    query = eval_loader(ReIDImages(dataset.query, test_tf, test_masks, split="query", root=test_root, preload=d.preload),
-                        d.test_batch_size, d.num_workers)
-    gallery = eval_loader(ReIDImages(dataset.gallery, test_tf, test_masks, split="gallery", root=test_root, preload=d.preload),
-                          d.test_batch_size, d.num_workers)
+    query = eval_loader(images(dataset.query, test_tf, test_masks, "query", test_root), d.test_batch_size,
+                        d.num_workers)
+    gallery = eval_loader(images(dataset.gallery, test_tf, test_masks, "gallery", test_root), d.test_batch_size,
+                          d.num_workers)
     return RunData(dataset, train, query, gallery, dataset.num_train_pids, dataset.num_train_cams)

@@ -63,6 +63,8 @@ def build_backbone(name: str, pretrained: str | None = None, last_stride: int = 
 
 
 BACKBONES = ("resnet50", "resnet18", "resnet_small", "mobilenetv2", "mscan_body", "inception_reid")
+# The methods that cut a ResNet into stages (FA-Net, FTN, FMN) run on these backbones.
+NOT_STAGED = "is not staged like a ResNet: choose resnet50, resnet18, resnet_small or mobilenetv2"
 
 
 def method_options(cls, config, method: str):
@@ -102,7 +104,7 @@ def build_fanet(config, num_classes: int, num_cameras: int) -> ReIDModel:
     opts = method_options(FANetOptions, config, config.method)
     backbone = _backbone_of(config)
     if not hasattr(backbone, "layer3"):
-        raise ValueError(f"FA-Net splits a ResNet before layer3; backbone {config.model.backbone!r} is not staged like a ResNet: choose resnet50, resnet18, resnet_small or mobilenetv2")
+        raise ValueError(f"FA-Net splits a ResNet before layer3; backbone {config.model.backbone!r} {NOT_STAGED}")
     return FANet(backbone, num_classes, num_cameras, opts, config.loss.label_smoothing,
                  pretrained=bool(config.model.pretrained))
 
@@ -114,7 +116,7 @@ def build_ftn(config, num_classes: int, num_cameras: int) -> ReIDModel:
     backbone = _backbone_of(config)
     if not all(hasattr(backbone, n) for n in ("stem", "layer3", "layer4")):
         raise ValueError(f"FTN puts CFA and TF-Dec on a ResNet's stage 4 (layer3 output); backbone "
-                         f"{config.model.backbone!r} is not staged like a ResNet: choose resnet50, resnet18, resnet_small or mobilenetv2")
+                         f"{config.model.backbone!r} {NOT_STAGED}")
     return FTN(backbone, num_classes, opts, config.loss.label_smoothing, config.loss.triplet_margin,
                pretrained=bool(config.model.pretrained))
 
@@ -137,7 +139,7 @@ def build_fmn(config, num_classes: int, num_cameras: int) -> ReIDModel:
     backbone = _backbone_of(config)
     if not all(hasattr(backbone, n) for n in ("stem", "layer1", "layer2", "layer3", "layer4")):
         raise ValueError(f"FMN masks Pool1 / Res2 / Res3 / Res4 of a ResNet; backbone {config.model.backbone!r} "
-                         "is not staged like a ResNet: choose resnet50, resnet18, resnet_small or mobilenetv2")
+                         f"{NOT_STAGED}")
     m = config.model
     if m.neck != "none" or m.embed_dim or m.dropout:
         raise ValueError("FMN's GRN is the plain IDE (pooling + classifier): set model.neck: none, embed_dim: 0, dropout: 0")
