@@ -31,7 +31,7 @@ def run(seed, rank1, mAP):
 def summary_of(values):
     import numpy as np
 
-    return {k: {"mean": float(np.mean([v[k] for v in values])), "std": float(np.std([v[k] for v in values], ddof=1))}
+    return {k: {"mean": float(np.mean([v[k] for v in values])), "std": float(np.std([v[k] for v in values], ddof=min(1, len(values) - 1)))}
             for k in ("rank1", "mAP", "mINP")}
 
 
@@ -46,3 +46,25 @@ def test_a_baseline_missing_a_seed_is_listed_apart_and_goals_are_checked_on_the_
     goals = {(g["method"], g["metric"]): g["reached"] for g in goal_rows(summary)}
     assert goals == {("bot", "rank1"): True, ("bot", "mAP"): False}  # mAP mean 0.5967 < 0.60
     assert set(GOALS["bot"]) == {"rank1", "mAP"}
+
+
+def test_lip_grouping_table_lists_every_lip_class_once_with_its_study_part():
+    from reidlib.regime import lip_grouping_table
+
+    table = lip_grouping_table()
+    assert list(table.index) == list(range(20))
+    assert table.loc[2, "study part"] == "head" and table.loc[9, "study part"] == "lower body"
+    assert table.loc[6, "study part"].startswith("upper body above the hip line")
+
+
+def test_parser_tables_show_held_out_parts_and_penn_fudan_side_by_side():
+    from reidlib.regime import parser_tables
+
+    scores = {"held_out_images": 10, "held_out_identities": 2,
+              "held_out": {"iou": {"background": 0.9, "head": 0.5, "upper body": 0.7, "lower body": 0.6,
+                                   "accessories": None}},
+              "pennfudan": {"mobile_parser": {"iou": 0.6, "mean_iou": 0.62, "pedestrians": 5},
+                            "person_segmenter": {"iou": 0.8, "mean_iou": 0.81, "pedestrians": 5}}}
+    held, penn = parser_tables(scores)
+    assert held["IoU (%)"].to_dict() == {"background": 90.0, "head": 50.0, "upper body": 70.0, "lower body": 60.0}
+    assert penn["foreground IoU (%)"].tolist() == [60.0, 80.0]
