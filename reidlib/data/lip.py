@@ -176,21 +176,11 @@ class LipMaskSource(MaskSource):
     def has(self, image_path: str | os.PathLike) -> bool:
         return self.path_for(image_path).exists()
 
-    def load(self, image_path: str | os.PathLike, size: tuple[int, int] | None = None) -> np.ndarray:
-        path = self.path_for(image_path)
-        if not path.exists():
-            raise MaskError(f"missing mask {path} for image {image_path}: the release has no parsing map for it")
-        labels = lip_to_study(read_lip_map(path), path)
-        if size is not None and labels.shape != tuple(size):
-            raise MaskError(f"parsing map {path} is {labels.shape[0]}x{labels.shape[1]} but its image is "
-                            f"{size[0]}x{size[1]}")
-        if self.transform is not None:
-            changed = self.transform(labels)
-            if changed.shape != labels.shape:
-                raise MaskError(f"mask transform {self.transform} turned {path}'s {labels.shape} label map into "
-                                f"{changed.shape}; it must keep the shape")
-            labels = changed
-        return labels
+    missing_note = ": the release has no parsing map for it"
+
+    def read(self, path: Path) -> np.ndarray:
+        """The LIP map at ``path`` as the study's labels."""
+        return lip_to_study(read_lip_map(path), path)
 
 
 def _listing(items: list, limit: int = 5) -> str:

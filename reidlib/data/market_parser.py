@@ -53,7 +53,7 @@ from .datasets import load_dataset
 from .images import read_image
 from .lip import LipMaskSource
 from .masks import MaskSource, write_label_map
-from .parse import _augment, evaluate_tensors, load_labelled, predict_parts
+from .parse import _augment, evaluate_tensors, load_labelled, predict_parts, resume
 from .segment import _eval_crops, evaluate_segmenter
 from .segmenter import WEIGHTS as SEGMENTER_WEIGHTS
 from .segmenter import iou, load_segmenter, pennfudan_pedestrians, split_scenes
@@ -208,15 +208,7 @@ def train(args) -> int:
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps = -(-len(images) // args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps)
-    start, history = 0, []
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
-        start, history = state["epoch"] + 1, state["history"]
-        print(f"resuming from {partial} at epoch {start}")
+    start, history = resume(state, partial, model, opt, sched, rng)
     print(f"parser data: {root} with LIP maps from {source.mask_root}: {len(images)} training images, "
           f"{len(val_images)} held-out of {len(held_ids)} identities never trained on; {len(without)} training "
           "images have no map and are not used")

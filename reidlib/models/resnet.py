@@ -28,7 +28,31 @@ WEIGHTS_HELP = (
 )
 
 
-class ResNetBackbone(nn.Module):
+class StagedBackbone(nn.Module):
+    """A backbone in five stages, ``stem`` and ``layer1`` .. ``layer4``, run one after another.
+
+    What FA-Net, FTN and FMN cut, tap or mask; :class:`ResNetBackbone` and
+    :class:`reidlib.models.mobilenet.MobileNetV2Backbone` set the stages.
+    """
+
+    stem: nn.Module
+    layer1: nn.Module
+    layer2: nn.Module
+    layer3: nn.Module
+    layer4: nn.Module
+
+    def forward_stages(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The maps after stem, layer1, layer2, layer3 and layer4."""
+        maps = [self.stem(x)]
+        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
+            maps.append(layer(maps[-1]))
+        return maps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer4(self.layer3(self.layer2(self.layer1(self.stem(x)))))
+
+
+class ResNetBackbone(StagedBackbone):
     """A ResNet without its pooling and classifier: ``(B, C_in, H, W) -> (B, out_channels, h, w)``.
 
     Attributes:
@@ -44,17 +68,6 @@ class ResNetBackbone(nn.Module):
         self.layer1, self.layer2, self.layer3, self.layer4 = layers
         self.out_channels = out_channels
         self.stride = stride
-
-    def forward_stages(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The maps after stem, layer1, layer2, layer3 and layer4."""
-        maps = [self.stem(x)]
-        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
-            maps.append(layer(maps[-1]))
-        return maps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
 
 def _set_last_stride(layer4: nn.Sequential, stride: int) -> None:
