@@ -1,11 +1,15 @@
-"""Simple image statistics, to compare SynthReID with a real dataset (e.g. CUHK01).
+"""Image statistics, to compare SynthReID with real crops (CUHK01, Market-1501).
 
 :func:`image_statistics` summarises a list of images: the mean per-channel
-colour histogram, mean colour, saturation and brightness, the edge density
-(how much fine structure there is), and, where part masks exist, the
-fraction of each image that is the person. Every image is first resized to
-one size, so datasets of different resolutions compare fairly.
-:func:`compare_statistics` puts two summaries side by side.
+colour histogram, mean colour, saturation and brightness, the edge density,
+the two measures of fine detail SynthReID v2 is held to (mean absolute
+gradient, variance of the Laplacian), the histogram of saturated hues, and,
+where part masks exist, the fraction of each image that is the person. Every
+image is first resized to one size (128x64, bilinear with antialiasing, as
+the training pipeline resizes), so datasets of different resolutions compare
+fairly. :func:`crops_to_measure` picks the crops to measure from a dataset;
+:func:`compare_statistics` puts two summaries side by side and
+:func:`realism_table` holds a set of summaries to :data:`REALISM_GOALS`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from PIL import Image
+from scipy import ndimage
 
 from ..masks import MaskSource
 
@@ -31,12 +37,22 @@ class ImageStats:
     brightness: float  # mean HSV value
     edge_density: float  # fraction of pixels whose gradient magnitude exceeds the threshold
     foreground_fraction: float | None  # mean fraction of pixels labelled as the person (None: no masks)
+    mean_abs_gradient: float  # mean gradient magnitude of the grey image, in grey levels 0..255 per pixel
+    laplacian_variance: float  # mean over images of the variance of the grey image's Laplacian (0..255 levels)
+    hue_histogram: np.ndarray  # (HUE_BINS,): hues of the saturated pixels of all images, summing to 1
 
     def summary(self) -> dict[str, float | None]:
         """The scalar statistics as a dict (for a table row)."""
         return {"images": self.num_images, "mean R": float(self.mean_rgb[0]), "mean G": float(self.mean_rgb[1]),
                 "mean B": float(self.mean_rgb[2]), "saturation": self.saturation, "brightness": self.brightness,
-                "edge density": self.edge_density, "foreground": self.foreground_fraction}
+                "edge density": self.edge_density, "mean abs gradient": self.mean_abs_gradient,
+                "Laplacian variance": self.laplacian_variance, "foreground": self.foreground_fraction}
+
+
+# A pixel's hue counts in the hue histogram when it is coloured enough for its hue to mean something.
+HUE_BINS = 12  # 30 degrees each, starting at red
+SATURATED = 0.25  # HSV saturation at least this ...
+LIT = 0.2  # ... and HSV value at least this
 
 
 def image_statistics(
@@ -58,8 +74,9 @@ def image_statistics(
     """
     if not paths:
         raise ValueError("no images to measure")
-    hist = np.zeros((3, bins))
+    hist, hues = np.zeros((3, bins)), np.zeros(HUE_BINS)
     rgb_sum, sat_sum, val_sum, edge_sum, fg_sum = np.zeros(3), 0.0, 0.0, 0.0, 0.0
+    grad_sum, lap_sum = 0.0, 0.0
     for path in paths:
         with Image.open(path) as im:
             small = im.convert("RGB").resize((size[1], size[0]), Image.BILINEAR)
@@ -76,7 +93,13 @@ def image_statistics(
         r, g, b = (rgb[..., c].astype(np.float64) for c in range(3))
         grey = 0.299 * r + 0.587 * g + 0.114 * b
         gy, gx = np.gradient(grey)
-        edge_sum += float((np.hypot(gx, gy) > edge_threshold).mean())
+        magnitude = np.hypot(gx, gy)
+        edge_sum += float((magnitude > edge_threshold).mean())
+        grad_sum += 255.0 * float(magnitude.mean())
+        lap_sum += float(ndimage.laplace(255.0 * grey).var())
+        coloured = (hsv[..., 1] >= SATURATED) & (hsv[..., 2] >= LIT)
+        hues += np.bincount(np.minimum((hsv[..., 0][coloured] * HUE_BINS).astype(np.int64), HUE_BINS - 1),
+                            minlength=HUE_BINS)
         if masks is not None:
             fg_sum += float((masks.load(path) > 0).mean())
     n = len(paths)
@@ -84,7 +107,20 @@ def image_statistics(
         num_images=n, colour_histogram=hist / n, mean_rgb=rgb_sum / n, saturation=sat_sum / n,
         brightness=val_sum / n, edge_density=edge_sum / n,
         foreground_fraction=fg_sum / n if masks is not None else None,
+        mean_abs_gradient=grad_sum / n, laplacian_variance=lap_sum / n,
+        hue_histogram=hues / max(hues.sum(), 1.0),
     )
+
+
+def crops_to_measure(dataset, n: int = 800) -> list[str]:
+    """``n`` test images of ``dataset`` (a :class:`reidlib.data.ReIDDataset`), spread evenly over its
+    query and gallery in file order. Junk (pid -1) and distractor (pid 0) detections are left out: the
+    goals are about pictures of people, and SynthReID and Market-1501 have different shares of both.
+    """
+    records = [r for r in [*dataset.query, *dataset.gallery] if r.pid > 0]
+    if len(records) < n:
+        raise ValueError(f"{dataset.name} has {len(records)} test images of people, fewer than the {n} asked for")
+    return [str(records[i].path) for i in np.linspace(0, len(records) - 1, n).round().astype(int)]
 
 
 def histogram_intersection(a: np.ndarray, b: np.ndarray) -> float:
@@ -92,7 +128,56 @@ def histogram_intersection(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.minimum(a, b).sum(axis=-1).mean())
 
 
+def hue_distance(a: ImageStats, b: ImageStats) -> float:
+    """L1 distance between two saturated-hue histograms: 0 for the same hues, 2 for disjoint ones."""
+    return float(np.abs(a.hue_histogram - b.hue_histogram).sum())
+
+
 def compare_statistics(a: ImageStats, b: ImageStats) -> dict[str, object]:
     """Both summaries and the intersection of their colour histograms."""
     return {"a": a.summary(), "b": b.summary(),
             "colour histogram intersection": histogram_intersection(a.colour_histogram, b.colour_histogram)}
+
+
+# SynthReID v2's goals (issue 30), on 800 test crops at 128x64. The issue measured CUHK01 at 14.2 mean absolute
+# gradient and 3,035 Laplacian variance with a resize that keeps more aliasing than the training pipeline's; with
+# this module's antialiased resize CUHK01 gives 13.9 and 1,639. The gradient goal (11) is kept as written; the
+# Laplacian goal is the issue's 1,500 scaled by the same ratio (1,639 / 3,035), which is 810, about Market-1501's
+# own 941: the issue's 1,500 taken literally would ask for more fine detail than Market-1501 has.
+REALISM_GOALS = {"mean abs gradient": 11.0, "Laplacian variance": 810.0, "saturation within": 0.03,
+                 "brightness within": 0.03, "hue distance at most this share of v1's": 0.5}
+
+
+def realism_table(stats: dict[str, ImageStats], candidate: str, reference: str, before: str) -> pd.DataFrame:
+    """Each measure of every dataset in ``stats`` and whether ``candidate`` meets its goal.
+
+    ``reference`` is the real dataset the colour goals are measured against (Market-1501) and
+    ``before`` the version the hue goal is relative to (SynthReID v1). One row per measure: a
+    column per dataset, ``goal`` (in words) and ``met`` (for ``candidate``).
+    """
+    for name in (candidate, reference, before):
+        if name not in stats:
+            raise KeyError(f"no statistics for {name!r}; have {', '.join(stats)}")
+    c, ref, old = stats[candidate], stats[reference], stats[before]
+    g = REALISM_GOALS
+    hue_limit = g["hue distance at most this share of v1's"] * hue_distance(old, ref)
+    goals = {
+        "mean abs gradient": (f">= {g['mean abs gradient']:g}", c.mean_abs_gradient >= g["mean abs gradient"]),
+        "Laplacian variance": (f">= {g['Laplacian variance']:g}", c.laplacian_variance >= g["Laplacian variance"]),
+        "saturation": (f"{reference} +- {g['saturation within']:g}",
+                       abs(c.saturation - ref.saturation) <= g["saturation within"]),
+        "brightness": (f"{reference} +- {g['brightness within']:g}",
+                       abs(c.brightness - ref.brightness) <= g["brightness within"]),
+        f"hue distance to {reference}": (f"<= {hue_limit:.3f} (half of {before}'s)",
+                                          hue_distance(c, ref) <= hue_limit),
+    }
+    rows = {}
+    for measure in goals:
+        if measure.startswith("hue distance"):
+            rows[measure] = {name: hue_distance(s, ref) for name, s in stats.items()}
+        else:
+            rows[measure] = {name: s.summary()[measure] for name, s in stats.items()}
+        rows[measure] |= {"goal": goals[measure][0], "met": bool(goals[measure][1])}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "measure"
+    return table

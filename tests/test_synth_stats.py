@@ -1,0 +1,68 @@
+"""The image statistics SynthReID is held to: fine detail, colour, saturated hues, and the goal table."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from reidlib.data.records import Record
+from reidlib.data.synth.stats import (HUE_BINS, REALISM_GOALS, crops_to_measure, hue_distance, image_statistics,
+                                      realism_table)
+
+
+def save(tmp_path, name, array) -> str:
+    path = tmp_path / f"{name}.png"
+    Image.fromarray(np.asarray(array, np.uint8)).save(path)
+    return str(path)
+
+
+def test_flat_image_has_no_detail_and_a_checkerboard_has_much(tmp_path):
+    flat = image_statistics([save(tmp_path, "flat", np.full((128, 64, 3), 120))])
+    assert flat.mean_abs_gradient == 0 and flat.laplacian_variance == 0
+    board = np.kron((np.indices((32, 16)).sum(0) % 2) * 255, np.ones((4, 4)))[..., None].repeat(3, 2)
+    busy = image_statistics([save(tmp_path, "board", board)])
+    assert busy.mean_abs_gradient > 30 and busy.laplacian_variance > 5_000
+
+
+def test_hue_histogram_counts_only_coloured_pixels(tmp_path):
+    red = np.zeros((128, 64, 3)); red[..., 0] = 200
+    half = red.copy(); half[:, 32:] = 90  # right half grey: no hue
+    dark_green = np.zeros((128, 64, 3)); dark_green[..., 1] = 30  # value below the threshold: no hue
+    stats = image_statistics([save(tmp_path, "red", red), save(tmp_path, "half", half),
+                              save(tmp_path, "dark", dark_green)])
+    assert stats.hue_histogram.shape == (HUE_BINS,)
+    assert stats.hue_histogram[0] == pytest.approx(1.0)
+    green = np.zeros((128, 64, 3)); green[..., 1] = 200
+    other = image_statistics([save(tmp_path, "green", green)])
+    assert hue_distance(stats, other) == pytest.approx(2.0)
+    assert hue_distance(stats, stats) == 0
+
+
+def test_crops_to_measure_leaves_out_junk_and_distractors_and_needs_enough():
+    class Split:  # the two attributes crops_to_measure reads
+        name = "toy"
+        query = [Record(f"q{i}.jpg", i % 5 + 1, 0) for i in range(10)]
+        gallery = [Record(f"j{i}.jpg", -1, 1) for i in range(5)] + [Record(f"d{i}.jpg", 0, 1) for i in range(5)] \
+            + [Record(f"g{i}.jpg", i % 5 + 1, 1) for i in range(10)]
+    chosen = crops_to_measure(Split, n=20)
+    assert len(chosen) == 20 and not any(p[0] in "jd" for p in chosen)
+    assert crops_to_measure(Split, n=3) == ["q0.jpg", "g0.jpg", "g9.jpg"]  # spread evenly, ends included
+    with pytest.raises(ValueError, match="toy has 20 test images of people, fewer than the 21"):
+        crops_to_measure(Split, n=21)
+
+
+def test_realism_table_holds_the_candidate_to_each_goal(tmp_path):
+    rng = np.random.default_rng(0)
+    real = np.clip(rng.normal(110, 40, (128, 64, 3)), 0, 255); real[..., 0] += 40  # busy, reddish
+    smooth = np.full((128, 64, 3), 110.0); smooth[..., 1] = 180  # flat and green
+    stats = {"real": image_statistics([save(tmp_path, "real", np.clip(real, 0, 255))]),
+             "v1": image_statistics([save(tmp_path, "v1", smooth)]),
+             "v2": image_statistics([save(tmp_path, "v2", np.clip(real + rng.normal(0, 5, real.shape), 0, 255))])}
+    table = realism_table(stats, candidate="v2", reference="real", before="v1")
+    assert list(table.columns) == ["real", "v1", "v2", "goal", "met"]
+    assert table["met"].all()
+    assert table.loc["mean abs gradient", "v2"] >= REALISM_GOALS["mean abs gradient"]
+    failing = realism_table(stats, candidate="v1", reference="real", before="v1")
+    assert not failing.loc["mean abs gradient", "met"] and not failing.loc["Laplacian variance", "met"]
+    assert not failing.loc["hue distance to real", "met"]  # v1 cannot be within half of its own distance
+    with pytest.raises(KeyError, match="no statistics for 'v3'"):
+        realism_table(stats, candidate="v3", reference="real", before="v1")
