@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-stamp
 # (grep exits 1 when it prints nothing; pip's own failure still fails the pipe.)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: book test unit verify nbval browser notebooks store-outputs bench clean
+.PHONY: book test lint unit verify nbval browser notebooks store-outputs bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,9 +31,13 @@ book: $(STAMP) notebooks
 notebooks: $(STAMP)
 	$(PY) -m reidlib.notebooks --profile $(PROFILE)
 
-## make test: unit tests, the committed cpu results against their run records, the nbval check of
-## notebooks/ (ci profile), the built book in chromium
-test: unit verify nbval browser
+## make test: the linter, unit tests, the committed cpu results against their run records, the nbval
+## check of notebooks/ (ci profile), the built book in chromium
+test: lint unit verify nbval browser
+
+# ruff with the settings of pyproject.toml; `$(VENV)/bin/ruff check --fix reidlib tests` mends most of what it finds.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check reidlib tests
 
 unit: $(STAMP)
 	$(PY) -m pytest tests -q --ignore=tests/browser

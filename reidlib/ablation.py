@@ -115,7 +115,7 @@ def judge(runs: dict[str, list[dict]], claims: list[Claim], seeds: list[int] | N
                "ours": math.nan, "low": math.nan, "high": math.nan, "seeds": 0, "verdict": WITHDRAWN, "size": None,
                "rank-1 paper": math.nan if c.paper_rank1 is None else c.paper_rank1, "rank-1 ours": math.nan,
                "test error": None, "note": c.source}
-        gone = [withdrawn[v] if v in withdrawn else f"no runs of {v!r}" for v in (c.without, c.with_)
+        gone = [withdrawn.get(v, f"no runs of {v!r}") for v in (c.without, c.with_)
                 if v in withdrawn or not runs.get(v)]
         if gone:
             rows.append({**row, "note": "; ".join(dict.fromkeys(gone))})  # (a reason shared by both rows once)
@@ -155,7 +155,7 @@ def claims_table(records: list[dict], digits: int = 1) -> pd.DataFrame:
     table = table.round({c: digits for c in ("paper", "ours", "low", "high", "rank-1 paper", "rank-1 ours")
                          if c in table})
     if {"low", "high"} <= set(table):
-        interval = [f"[{lo:+.{digits}f}, {hi:+.{digits}f}]" if lo == lo else "" for lo, hi in
+        interval = [f"[{lo:+.{digits}f}, {hi:+.{digits}f}]" if pd.notna(lo) else "" for lo, hi in
                     zip(table["low"], table["high"])]
         table.insert(table.columns.get_loc("low"), "95 % interval", interval)
         table = table.drop(columns=["low", "high"])

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from .ablation import run_configs
-from .engine import make_config
 from .claims import CALLS, NOT_TESTABLE, compare, learned, sampling_variance
 from .data import ReIDDataset
+from .engine import make_config
 from .eval import chance_rank1
 from .models import fanet, ftn, mgcam
 

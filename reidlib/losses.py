@@ -141,6 +141,9 @@ def region_triplet_loss(h_full: torch.Tensor, h_body: torch.Tensor, h_bgd: torch
     return (pull + push).mean()
 
 
+SIAMESE_PAIRS = ("balanced", "all")  # how siamese_loss averages its pairs
+
+
 def siamese_loss(features: torch.Tensor, pids: torch.Tensor, margin: float = 10.0,
                  pairs: str = "balanced") -> torch.Tensor:
     """Eq. 7 over the unordered pairs (i < j) of a batch of (B, D) features, ``-> ()``.

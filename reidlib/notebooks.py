@@ -316,7 +316,7 @@ def verify(profile: str, only: list[str] | None = None, max_lines: int = 25) -> 
             failures[nb.stem] = failed_cells(executed_dir / nb.name)
             unrecorded[nb.stem] = missing_records(executed_dir / nb.name)
             slow += [(t, nb.stem, cell, line) for t, cell, line in cell_times(executed_dir / nb.name)]
-        except Exception as err:  # the kernel died, a timeout: the notebook did not finish
+        except Exception as err:  # noqa: BLE001 -- the kernel died, a timeout: the notebook did not finish
             first = (str(err).strip().splitlines() or [""])[0]
             failures[nb.stem] = [{"cell": "?", "source": "(execution stopped)", "error": f"{type(err).__name__}: {first}"}]
         timings[nb.stem] = time.perf_counter() - t0

@@ -19,12 +19,12 @@ from .models.mobilenet import LAST_STRIDE_BLOCK, STAGES, MobileNetV2Backbone
 RESNET_STAGES = {
     "stem": ("conv1 + max pool (Pool1)", "FMN masks its output (Pool1)"),
     "layer1": ("res2 / conv2_x", "FMN masks its output (Res2)"),
-    "layer2": ("res3 / conv3_x", "FA-Net: the last shared stage (its output feeds both branches); "
-                                 "FMN masks its output (Res3)"),
-    "layer3": ("res4 / conv4_x", "FA-Net: first stage of its foreground and background branches; FTN: CFA and "
-                                 "TF-Dec read its output (the paper's stage 4); FMN masks its output (Res4)"),
-    "layer4": ("res5 / conv5_x", f"last stride 1 on its first block (MobileNetV2 block {LAST_STRIDE_BLOCK}'s "
-                                 "depthwise convolution); every method pools its output"),
+    "layer2": ("res3 / conv3_x", ("FA-Net: the last shared stage (its output feeds both branches); "
+                                  "FMN masks its output (Res3)")),
+    "layer3": ("res4 / conv4_x", ("FA-Net: first stage of its foreground and background branches; FTN: CFA and "
+                                  "TF-Dec read its output (the paper's stage 4); FMN masks its output (Res4)")),
+    "layer4": ("res5 / conv5_x", (f"last stride 1 on its first block (MobileNetV2 block {LAST_STRIDE_BLOCK}'s "
+                                  "depthwise convolution); every method pools its output")),
 }
 
 

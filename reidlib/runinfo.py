@@ -6,7 +6,7 @@ import os
 import platform
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 
 from .paths import REPO_ROOT
@@ -68,7 +68,7 @@ def run_metadata(**extra) -> dict:
     """A dict describing where and with what a run happened; ``extra`` is merged in."""
     return {
         "git_commit": git_commit(),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "device": device_description(),
         "platform": platform.platform(),
         "versions": versions(),

@@ -24,6 +24,7 @@ import sys
 from .engine import make_config, run_seeds, train
 from .paths import PROFILES
 
+
 def _normalise(assignment: str) -> str:
     # `--set data_root=DIR` is common enough to accept without its section.
     key = assignment.split("=", 1)[0]

@@ -66,7 +66,7 @@ def test_stage_three_trains_the_branches_and_keeps_the_main_network_frozen(tmp_p
     assert [h["stage"] for h in res["history"]] == ["main", "branches", "all"]
     assert "id_main" in res["history"][0]
     states = trainer.states
-    start, end = states["branches", "start"], states["branches", "end"]
+    start = states["branches", "start"]
     main = [k for k in start if k.startswith(("main.", "main_classifier."))]  # parameters and BN statistics
     rest = [k for k in start if k not in main]
     params = [n for n, _ in trainer.model.named_parameters()]

@@ -40,7 +40,7 @@ def test_broken_layout_is_one_line_without_traceback(tmp_path):
     root = write_fixture("market1501", tmp_path, nested=False)
     shutil.rmtree(root / "query")
     result = subprocess.run([sys.executable, "-m", "reidlib.data.inspect", "--dataset", "market1501",
-                             "--root", str(root)], capture_output=True, text=True, cwd=REPO_ROOT)
+                             "--root", str(root)], capture_output=True, text=True, check=False, cwd=REPO_ROOT)
     assert result.returncode == 1
     assert result.stderr == (f"error: Market-1501 at {root}: missing folder query; "
                              "expected bounding_box_train, bounding_box_test, query\n")

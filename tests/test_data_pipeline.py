@@ -16,8 +16,15 @@ from reidlib.data.masks import MaskError, MaskSource, parts_from_foreground, rea
 from reidlib.data.records import Record
 from reidlib.data.samplers import IdentitySampler
 from reidlib.data.transforms import (
-    BackgroundPool, BackgroundVariant, GaussianWeight, RandomBackground, ToRGBM, background_only, build_transforms,
-    mean_background, random_background,
+    BackgroundPool,
+    BackgroundVariant,
+    GaussianWeight,
+    RandomBackground,
+    ToRGBM,
+    background_only,
+    build_transforms,
+    mean_background,
+    random_background,
 )
 
 

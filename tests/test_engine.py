@@ -5,12 +5,14 @@ import dataclasses
 import json
 import os
 import re
-from collections import Counter
+from typing import ClassVar
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from reidlib import train as train_cli
+from reidlib.data.samplers import IdentitySampler
 from reidlib.engine import CheckpointMismatch, ConfigError, make_config, summarize_seeds, train
 from reidlib.engine.config import TrainConfig, build, parse_assignment
 from reidlib.engine.optim import build_optimizer, lr_factor, param_groups
@@ -19,11 +21,9 @@ from reidlib.engine.trainer import Trainer
 from reidlib.eval import evaluate_rank, pairwise_distance
 from reidlib.losses import batch_hard_triplet
 from reidlib.models import registry
-from reidlib.models.baselines import IDE
 from reidlib.models.base import ReIDModel
+from reidlib.models.baselines import IDE
 from reidlib.models.resnet import resnet18, resnet50, resnet_small
-from reidlib.data.samplers import IdentitySampler
-from reidlib import train as train_cli
 
 FAST = ["schedule.epochs=1", "data.erasing_p=0.0"]
 
@@ -379,8 +379,8 @@ class TwoTasks(ReIDModel):
     """A tiny model with two tasks, to watch stages and alternation."""
 
     loss_names = ("id", "other")
-    tasks = {"a": ("id",), "b": ("other",)}
-    seen: list = []
+    tasks: ClassVar = {"a": ("id",), "b": ("other",)}
+    seen: ClassVar[list] = []
 
     def __init__(self, num_classes):
         super().__init__()
@@ -409,7 +409,7 @@ def test_stages_freeze_what_they_do_not_train_and_alternate_tasks(tmp_path, monk
         {"name": "heads", "epochs": 1, "train": ["head", "other"]},
         {"name": "all", "epochs": 1, "alternate": ["a", "b"], "lr": 0.01}]}}).schedule.stages
     TwoTasks.seen = []
-    import reidlib.engine.trainer as trainer
+    from reidlib.engine import trainer
 
     before = {}
 

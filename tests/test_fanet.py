@@ -3,10 +3,10 @@
 import pytest
 import torch
 
+from reidlib.data.masks import MaskSource
 from reidlib.engine import make_config
 from reidlib.losses import target_attention_loss
 from reidlib.models.fanet import ABLATION_ROWS, FANetOptions
-from reidlib.data.masks import MaskSource
 from reidlib.models.registry import build_model
 
 

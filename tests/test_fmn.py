@@ -105,7 +105,7 @@ def test_descriptor_weighting():
 
 
 def test_ablation_rows_build_and_paper_rows_are_transcribed():
-    for row, opts in ABLATION_ROWS.items():
+    for opts in ABLATION_ROWS.values():
         FMNOptions(**opts)
     assert set(reported("fmn", "5")["row"]) == {"Pool1", "Res2", "Res3", "Res4"}
     t1 = reported("fmn", "1").set_index(["row", "dataset", "metric"])["value"]
@@ -119,8 +119,9 @@ def test_ablation_rows_build_and_paper_rows_are_transcribed():
 
 
 def test_the_trainer_trains_the_grn_then_mn_and_lan_with_the_grn_fixed(tmp_path):
-    from reidlib.engine import make_config
     from test_engine import fixed_batch, loss_of, recorded_run
+
+    from reidlib.engine import make_config
 
     cfg = make_config("fmn", "ci", overrides=[f"output_dir={tmp_path}"])  # one epoch per stage
     # Algorithm 1 (004:100-114): the GRN alone with cross-entropy, then MN + LAN with the GRN fixed

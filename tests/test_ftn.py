@@ -7,9 +7,8 @@ from torch import nn
 from reidlib.data.transforms import GaussianWeight
 from reidlib.engine import make_config
 from reidlib.losses import gradient_loss, reconstruction_l1
-from reidlib.models.ftn import (ABLATION_ROWS, PAMCAM, TARGETS, CompactForegroundAttention, FTNOptions,
-                                spatial_mask)
 from reidlib.models.cost import module_cost
+from reidlib.models.ftn import ABLATION_ROWS, PAMCAM, TARGETS, CompactForegroundAttention, FTNOptions, spatial_mask
 from reidlib.models.registry import build_model
 from reidlib.papers import reported
 

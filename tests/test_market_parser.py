@@ -62,7 +62,7 @@ def test_the_encoder_starts_from_imagenet():
 def test_the_hold_out_is_by_identity_and_deterministic(data):
     ds = load_dataset("market1501", data["root"])
     train, held = market_parser.split_by_identity(ds.train, holdout=0.2, seed=0)
-    ids = lambda recs: {market_parser.identity_of(r) for r in recs}  # noqa: E731
+    ids = lambda recs: {market_parser.identity_of(r) for r in recs}
     assert len(ids(held)) == 2 and len(ids(train)) == 8 and not ids(train) & ids(held)
     assert len(train) + len(held) == len(ds.train) == 30
     again, other = market_parser.split_by_identity(ds.train, 0.2, 0), market_parser.split_by_identity(ds.train, 0.2, 5)

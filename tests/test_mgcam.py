@@ -77,6 +77,8 @@ def test_siamese_loss_by_hand():
     assert siamese_loss(f, torch.tensor([0, 1, 2, 3]), 10.0).item() == pytest.approx((9 + 6 + 1 + 5 + 6 + 0) / 6)
     # only positives: the squared distances' mean
     assert siamese_loss(f[:2], pids[:2]).item() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"unknown pairs 'hard'; choose one of \('balanced', 'all'\)"):
+        siamese_loss(f, pids, 10.0, "hard")  # a ValueError naming the choices, not a NameError
 
 
 def test_attention_mask_loss_by_hand():

@@ -12,8 +12,7 @@ from torchvision.models import mobilenet_v2
 
 from reidlib.engine import make_config, train
 from reidlib.models import mobilenet
-from reidlib.models.mobilenet import (IMAGENET_SHA256, MobileNetV2Backbone, imagenet_weights_path,
-                                      torchvision_state_dict)
+from reidlib.models.mobilenet import IMAGENET_SHA256, MobileNetV2Backbone, imagenet_weights_path, torchvision_state_dict
 from reidlib.paths import REPO_ROOT
 
 SHARED_DATA = Path(os.environ.get("REID_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))

@@ -17,9 +17,9 @@ import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 GLUE = re.compile(r"\{glue(:\w+)?\}`[^`]*`")
-CODE = re.compile(r"```.*?```|`[^`]*`", re.S)
+CODE = re.compile(r"```.*?```|`[^`]*`", re.DOTALL)
 LINK_TARGET = re.compile(r"\]\([^)]*\)")
-VERDICT = re.compile(r"\b(not reproduced|reproduced|inconclusive|not testable|withdrawn)\b", re.I)
+VERDICT = re.compile(r"\b(not reproduced|reproduced|inconclusive|not testable|withdrawn)\b", re.IGNORECASE)
 NUMBER = re.compile(r"(?<![\w.])([+\-−±]\s?\d+(\.\d+)?|\d+(\.\d+)?\s?%|\d+\.\d+)")
 
 

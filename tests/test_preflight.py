@@ -84,7 +84,7 @@ def test_a_missing_or_misfit_mask_stops_the_run_before_training(tmp_path):
 
 
 def test_every_file_is_read_and_a_long_list_is_cut(tmp_path):
-    root, images = market_fixture(tmp_path, masks=True)
+    root, _ = market_fixture(tmp_path, masks=True)
     config = fixture_config(tmp_path, root, f"data.mask_root={tmp_path / 'masks'}",
                             "data.test_background=mean_background")
     with warnings.catch_warnings():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from reference import evaluate_brute_force
+
 from reidlib.eval import evaluate_rank
 
 

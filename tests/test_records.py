@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reidlib.engine import make_config, run_seeds, train
-from reidlib.engine import records
-from reidlib.engine.records import (MissingRunError, evaluate_run, load_for_pictures, record_path, score_key)
+from reidlib.engine import make_config, records, run_seeds, train
+from reidlib.engine.records import MissingRunError, evaluate_run, load_for_pictures, record_path, score_key
 from reidlib.engine.trainer import default_output_dir, load_run
 from reidlib.paths import REPO_ROOT
 
@@ -180,8 +179,7 @@ def test_a_recorded_score_on_the_old_random_background_test_set_is_not_reused(st
 
 def test_a_runs_fingerprint_is_the_same_in_every_clone(tmp_path, monkeypatch):
     # Records are found by fingerprint: a data or mask path under the clone must not enter it as an absolute path.
-    from reidlib.engine import make_config
-    from reidlib.engine import records
+    from reidlib.engine import make_config, records
     from reidlib.paths import REPO_ROOT
 
     here = make_config("ide", "cpu", "synth-small", overrides=[f"data.mask_root={REPO_ROOT}/.cache/masks/x"]).fingerprint()

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from reference import re_ranking_dense
+
 from reidlib.eval import pairwise_distance, re_ranking
 
 

@@ -22,9 +22,8 @@ def test_the_lock_names_its_owner_and_goes_when_the_block_ends(tmp_path):
 
 
 def test_the_lock_goes_when_the_block_fails(tmp_path):
-    with pytest.raises(RuntimeError, match="boom"):
-        with run_lock(tmp_path):
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), run_lock(tmp_path):
+        raise RuntimeError("boom")
     assert not (tmp_path / LOCK_NAME).exists()
 
 
@@ -37,9 +36,9 @@ def _held_by(folder: Path, pid: int, name: str = LOCK_NAME) -> Path:
 def test_a_live_owner_is_waited_for_and_named(tmp_path, other_process):
     messages = []
     _held_by(tmp_path, other_process)
-    with pytest.raises(TimeoutError, match=f"process {other_process} on .*delete .*{LOCK_NAME}"):
-        with run_lock(tmp_path, timeout=0.2, poll=0.05, log=messages.append):
-            pass
+    with (pytest.raises(TimeoutError, match=f"process {other_process} on .*delete .*{LOCK_NAME}"),
+          run_lock(tmp_path, timeout=0.2, poll=0.05, log=messages.append)):
+        pass
     assert len(messages) == 1 and "waiting for process" in messages[0]
     assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == other_process  # not taken from its owner
 
@@ -57,7 +56,7 @@ def test_a_claim_takes_a_free_lock_and_leaves_a_held_one(tmp_path, other_process
         assert not mine
     assert json.loads(held.read_text())["pid"] == other_process
 
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=False)
     _held_by(tmp_path / "stale", int(gone.stdout))
     with claim(tmp_path / "stale") as mine:
         assert mine
@@ -105,7 +104,7 @@ def test_a_waiting_process_goes_on_once_the_owner_is_done(tmp_path):
 
 
 def test_the_lock_of_a_dead_process_is_taken_over(tmp_path):
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=False)
     dead_pid = int(gone.stdout)
     (tmp_path / LOCK_NAME).write_text(json.dumps({"host": socket.gethostname(), "pid": dead_pid, "since": "then"}))
     with run_lock(tmp_path, timeout=1, poll=0.05, log=pytest.fail) as path:
@@ -192,10 +191,10 @@ def test_a_lock_can_guard_other_work_under_its_own_name(tmp_path, other_process)
         assert path.name == "write.lock" and not (tmp_path / LOCK_NAME).exists()
     messages = []
     _held_by(tmp_path, other_process, name="write.lock")
-    with pytest.raises(TimeoutError, match="is writing masks into it"):
-        with run_lock(tmp_path, timeout=0.1, poll=0.05, log=messages.append, name="write.lock",
-                      doing="writing masks into"):
-            pass
+    with (pytest.raises(TimeoutError, match="is writing masks into it"),
+          run_lock(tmp_path, timeout=0.1, poll=0.05, log=messages.append, name="write.lock",
+                   doing="writing masks into")):
+        pass
     with run_lock(tmp_path, timeout=0.1):  # another name is another lock
         pass
     assert len(messages) == 1 and messages[0].endswith(f"which is writing masks into {tmp_path}")

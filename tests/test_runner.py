@@ -96,10 +96,10 @@ def test_smoke_runs_shrink_the_configs_and_keep_everything_out_of_the_book(tmp_p
     from reidlib.engine.profiles import SMOKE_ENV
 
     scratch_notebook(tmp_path, monkeypatch, (SMOKE_ENV,), [
-        "from reidlib.engine import make_config\nfrom reidlib.engine.trainer import default_output_dir\n"
-        "cfg = make_config('fmn', profile)\n"
-        "print(cfg.data.dataset, cfg.data.height, [s.epochs for s in cfg.schedule.stages], default_output_dir(cfg).parts[-3])\n"
-        "from reidlib.results import save_results\nsave_results('tiny', {'x': 1}, profile)"])
+        ("from reidlib.engine import make_config\nfrom reidlib.engine.trainer import default_output_dir\n"
+         "cfg = make_config('fmn', profile)\n"
+         "print(cfg.data.dataset, cfg.data.height, [s.epochs for s in cfg.schedule.stages], default_output_dir(cfg).parts[-3])\n"
+         "from reidlib.results import save_results\nsave_results('tiny', {'x': 1}, profile)")])
 
     assert notebooks.main(["--profile", "cpu", "--smoke", "--only", "tiny"]) == 0
     assert not (tmp_path / "book").exists()
@@ -250,8 +250,8 @@ def test_results_out_redirects_saving_but_not_reading(tmp_path, monkeypatch):
 def test_partial_runs_go_past_failing_cells_and_save_nothing_for_the_book(tmp_path, monkeypatch):
     scratch_notebook(tmp_path, monkeypatch, ("REIDLIB_PARTIAL",), [
         "runs = {}\nruns['not trained yet'][0]",
-        "import os\nprint(os.environ['REIDLIB_PARTIAL'])\n"
-        "from reidlib.results import save_results\nsave_results('tiny', {'x': 1}, profile)"])
+        ("import os\nprint(os.environ['REIDLIB_PARTIAL'])\n"
+         "from reidlib.results import save_results\nsave_results('tiny', {'x': 1}, profile)")])
 
     with pytest.raises(SystemExit, match="cpu and gpu"):
         notebooks.main(["--profile", "ci", "--partial", "--only", "tiny"])
@@ -269,8 +269,8 @@ def test_partial_runs_go_past_failing_cells_and_save_nothing_for_the_book(tmp_pa
 def test_a_helper_run_keeps_its_notebooks_and_results_out_of_the_book(tmp_path, monkeypatch):
     scratch_notebook(tmp_path, monkeypatch, ("REIDLIB_PARTIAL", "REIDLIB_HELPER"), [
         "runs = {}\nruns['trained by the main process'][0]",  # a run the helper left out: the cell fails, the rest go on
-        "import os\nprint(os.environ['REIDLIB_HELPER'])\n"
-        "from reidlib.results import save_results\nsave_results('tiny', {'x': 1}, profile)"])
+        ("import os\nprint(os.environ['REIDLIB_HELPER'])\n"
+         "from reidlib.results import save_results\nsave_results('tiny', {'x': 1}, profile)")])
 
     for wrong in (["--profile", "ci", "--helper"], ["--profile", "cpu", "--helper", "--partial"]):
         with pytest.raises(SystemExit, match="--helper"):

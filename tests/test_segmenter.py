@@ -10,11 +10,18 @@ from PIL import Image
 
 from reidlib.data import segment
 from reidlib.data.masks import MaskSource
-from reidlib.paths import REPO_ROOT
 from reidlib.data.segmenter import (
-    INPUT_SIZE, WEIGHTS, PersonSegmenter, iou, load_scene, load_segmenter, pennfudan_pedestrians, predict_foreground,
-    reid_crop, split_scenes,
+    INPUT_SIZE,
+    WEIGHTS,
+    PersonSegmenter,
+    iou,
+    load_scene,
+    load_segmenter,
+    pennfudan_pedestrians,
+    reid_crop,
+    split_scenes,
 )
+from reidlib.paths import REPO_ROOT
 
 
 def fake_pennfudan(root, scenes=5):
@@ -55,7 +62,7 @@ def test_pennfudan_parsing_split_and_crops(tmp_path):
     # The evaluation crop centres the person with a 10 % margin: foreground fills the middle.
     assert 0.4 < float(fg.mean()) < 0.8 and fg[INPUT_SIZE[0] // 2, INPUT_SIZE[1] // 2] == 1
     # The other pedestrian of the scene is background in this crop.
-    crop0, fg0 = reid_crop(image, mask, scenes["Scene00001"][0], rng=np.random.default_rng(0))
+    _, fg0 = reid_crop(image, mask, scenes["Scene00001"][0], rng=np.random.default_rng(0))
     assert fg0.sum() > 0
 
 

@@ -1,12 +1,20 @@
 """The image statistics SynthReID is held to: fine detail, colour, saturated hues, and the goal table."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from reidlib.data.records import Record
-from reidlib.data.synth.stats import (HUE_BINS, REALISM_GOALS, crops_to_measure, hue_distance, image_statistics,
-                                      realism_table)
+from reidlib.data.synth.stats import (
+    HUE_BINS,
+    REALISM_GOALS,
+    crops_to_measure,
+    hue_distance,
+    image_statistics,
+    realism_table,
+)
 
 
 def save(tmp_path, name, array) -> str:
@@ -38,11 +46,10 @@ def test_hue_histogram_counts_only_coloured_pixels(tmp_path):
 
 
 def test_crops_to_measure_leaves_out_junk_and_distractors_and_needs_enough():
-    class Split:  # the two attributes crops_to_measure reads
-        name = "toy"
-        query = [Record(f"q{i}.jpg", i % 5 + 1, 0) for i in range(10)]
-        gallery = [Record(f"j{i}.jpg", -1, 1) for i in range(5)] + [Record(f"d{i}.jpg", 0, 1) for i in range(5)] \
-            + [Record(f"g{i}.jpg", i % 5 + 1, 1) for i in range(10)]
+    Split = SimpleNamespace(  # the three attributes crops_to_measure reads
+        name="toy", query=[Record(f"q{i}.jpg", i % 5 + 1, 0) for i in range(10)],
+        gallery=[Record(f"j{i}.jpg", -1, 1) for i in range(5)] + [Record(f"d{i}.jpg", 0, 1) for i in range(5)]
+        + [Record(f"g{i}.jpg", i % 5 + 1, 1) for i in range(10)])
     chosen = crops_to_measure(Split, n=20)
     assert len(chosen) == 20 and not any(p[0] in "jd" for p in chosen)
     assert crops_to_measure(Split, n=3) == ["q0.jpg", "g0.jpg", "g9.jpg"]  # spread evenly, ends included

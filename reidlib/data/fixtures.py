@@ -24,6 +24,7 @@ import time
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Self
 
 import h5py
 import numpy as np
@@ -277,7 +278,7 @@ class _MatV73Writer:
         self.refs = self.file.create_group("#refs#")
         self.count = 0
 
-    def __enter__(self) -> _MatV73Writer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -10,7 +10,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-
 # The image files the readers, the segmenter and the background pool pick up.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 

@@ -21,9 +21,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from .records import ReIDDataset
 from .datasets import DATASETS, load_dataset
 from .datasets.common import listing, verify_images
+from .records import ReIDDataset
 
 
 def parse_option(text: str) -> tuple[str, object]:

@@ -282,8 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, MaskError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    shown = {**report, "missing": report["missing"][:10] + ([f"... {report['missing_count'] - 10} more in "
-                                                             f"{report['missing_list']}"]
+    shown = {**report, "missing": report["missing"][:10] + ([(f"... {report['missing_count'] - 10} more in "
+                                                              f"{report['missing_list']}")]
                                                             if report["missing_count"] > 10 else [])}
     print(json.dumps(shown, indent=2))
     if report["missing_count"]:

@@ -152,7 +152,7 @@ def _augment(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, 
     images = torch.where(flip[:, None, None, None], images.flip(-1), images)
     labels = torch.where(flip[:, None, None], labels.flip(-1), labels)
     x = images.float() / 255.0
-    jitter = lambda amount: 1 + (torch.rand(b, 1, 1, 1) * 2 - 1) * amount  # noqa: E731
+    jitter = lambda amount: 1 + (torch.rand(b, 1, 1, 1) * 2 - 1) * amount
     x = x * jitter(0.4)
     mean = x.mean((1, 2, 3), keepdim=True)
     x = (x - mean) * jitter(0.4) + mean

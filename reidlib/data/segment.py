@@ -32,8 +32,16 @@ from tqdm import tqdm
 from .images import IMAGE_EXTENSIONS, find_images, read_image
 from .masks import parts_from_foreground, write_label_map
 from .segmenter import (
-    WEIGHTS, PersonSegmenter, iou, load_scene, load_segmenter, pennfudan_pedestrians, predict_foreground,
-    preprocess, reid_crop, split_scenes,
+    WEIGHTS,
+    PersonSegmenter,
+    iou,
+    load_scene,
+    load_segmenter,
+    pennfudan_pedestrians,
+    predict_foreground,
+    preprocess,
+    reid_crop,
+    split_scenes,
 )
 
 # torchvision's DeepLabV3 (ResNet-50) trained on COCO with the 20 VOC classes: "person" is class 15.

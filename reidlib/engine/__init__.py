@@ -8,11 +8,23 @@
   computed from it in the repository, so a study outlives its run folders.
 """
 
-from .config import ConfigError, TrainConfig
 from .checkpoint import CheckpointMismatch
+from .config import ConfigError, TrainConfig
 from .profiles import PROFILE_DEFAULTS, make_config, method_spec, paper_settings
 from .seeds import run_seeds, summarize_seeds
 from .trainer import Trainer, default_output_dir, train
 
-__all__ = ["CheckpointMismatch", "ConfigError", "PROFILE_DEFAULTS", "TrainConfig", "Trainer", "default_output_dir",
-           "make_config", "method_spec", "paper_settings", "run_seeds", "summarize_seeds", "train"]
+__all__ = [
+           "PROFILE_DEFAULTS",
+           "CheckpointMismatch",
+           "ConfigError",
+           "TrainConfig",
+           "Trainer",
+           "default_output_dir",
+           "make_config",
+           "method_spec",
+           "paper_settings",
+           "run_seeds",
+           "summarize_seeds",
+           "train",
+]

@@ -43,7 +43,7 @@ _FLOAT_PATTERN = re.compile(r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+
                                  |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
                                  |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
                                  |[-+]?\.(?:inf|Inf|INF)
-                                 |\.(?:nan|NaN|NAN))$""", re.X)
+                                 |\.(?:nan|NaN|NAN))$""", re.VERBOSE)
 
 
 def _config_resolvers() -> dict:

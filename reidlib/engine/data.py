@@ -9,12 +9,21 @@ from dataclasses import dataclass
 from torch.utils.data import DataLoader
 
 from ..data import (
-    BackgroundPool, MaskError, MaskSource, ReIDDataset, ReIDImages, build_transforms, eval_loader, train_loader,
+    BackgroundPool,
+    MaskError,
+    MaskSource,
+    ReIDDataset,
+    ReIDImages,
+    build_transforms,
+    eval_loader,
+    train_loader,
 )
 from ..data.catalog import open_dataset
 from ..data.mask_quality import parse_degradation
 from .config import ConfigError, TrainConfig
 from .distributed import DistInfo
+
+SINGLE_PROCESS = DistInfo()  # the default: one process, no data sharding
 
 
 @dataclass
@@ -111,7 +120,7 @@ def _check_mask_settings(config: TrainConfig, use_masks: bool) -> None:
 
 
 def build_run_data(config: TrainConfig, dataset: ReIDDataset, model_needs: tuple[str, ...],
-                   info: DistInfo = DistInfo(), pin_memory: bool = False) -> RunData:
+                   info: DistInfo = SINGLE_PROCESS, pin_memory: bool = False) -> RunData:
     """Loaders for training (P x K, this process's share) and for testing (in record order)."""
     d = config.data
     use_masks = needs_masks(config, model_needs)

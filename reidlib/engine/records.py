@@ -129,7 +129,7 @@ def score_key(kind: str, overrides: list[str] | dict | None = None, **params) ->
 
     A score on the random-background test set also names :data:`RANDOM_BACKGROUND_TEST`.
     """
-    from .config import flatten, parse_assignment, unflatten, merge
+    from .config import flatten, merge, parse_assignment, unflatten
 
     layer: dict = {}
     if isinstance(overrides, dict):

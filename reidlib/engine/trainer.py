@@ -30,8 +30,14 @@ from torch import nn
 from tqdm import tqdm
 
 from .. import runinfo
-from ..eval import (evaluate_rank, extract_features, pairwise_distance, pool_tracklet_features, re_ranking,
-                    tracklet_records)
+from ..eval import (
+    evaluate_rank,
+    extract_features,
+    pairwise_distance,
+    pool_tracklet_features,
+    re_ranking,
+    tracklet_records,
+)
 from ..models.base import ReIDModel
 from ..models.registry import build_model
 from ..paths import REPO_ROOT

@@ -28,6 +28,6 @@ __all__ = [
     "iter_distance_chunks",
     "pairwise_distance",
     "pool_tracklet_features",
-    "tracklet_records",
     "re_ranking",
+    "tracklet_records",
 ]

@@ -121,7 +121,7 @@ def _true_matches(d, q_ids, g_ids, q_cams, g_cams):
     Returns (dist, index, count): (Q, P) distances padded with +inf, (Q, P)
     gallery indices padded with G, and (Q,) numbers of valid matches.
     """
-    num_q, num_g = d.shape
+    num_g = d.shape[1]
     order = torch.sort(g_ids, stable=True).indices  # gallery grouped by identity, index order kept
     uniq, counts = torch.unique_consecutive(g_ids[order], return_counts=True)
     offsets = torch.cumsum(counts, 0) - counts
@@ -217,7 +217,7 @@ def _average_precision(ranks, num_pos, method):
 def _classic_cmc(d, q_ids, g_ids, q_cams, junk_mask, pos_dist, pos_index, num_pos,
                  max_rank, num_repeats, seed):
     """CUHK03 single-gallery-shot CMC: one random image per gallery identity."""
-    num_q, num_g = d.shape
+    num_g = d.shape[1]
     gen = torch.Generator().manual_seed(seed)
     keep = ~junk_mask
     ids_kept = g_ids[keep]

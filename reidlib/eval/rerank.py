@@ -19,6 +19,8 @@ plus O(N * k1^2) working space.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -164,7 +166,7 @@ def _jaccard_into(out, v, num_query, lambda_value, progress):
             acc = 0
         acc += p
     bounds.append(num_query)
-    for s, e in tqdm(list(zip(bounds[:-1], bounds[1:])), desc="re-ranking: Jaccard",
+    for s, e in tqdm(list(itertools.pairwise(bounds)), desc="re-ranking: Jaccard",
                      disable=not progress, leave=False):
         lo, hi = vq.indptr[s], vq.indptr[e]
         ks, a = vq.indices[lo:hi], vq.data[lo:hi]

@@ -11,6 +11,7 @@ it can compute) stays in the method's own module.
 from __future__ import annotations
 
 import abc
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -32,7 +33,7 @@ class ReIDModel(nn.Module, abc.ABC):
     """
 
     loss_names: tuple[str, ...] = ()
-    tasks: dict[str, tuple[str, ...]] = {}
+    tasks: ClassVar[dict[str, tuple[str, ...]]] = {}
     needs: tuple[str, ...] = ()
     pretrained_modules: tuple[str, ...] = ()
 

@@ -126,6 +126,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -183,7 +184,7 @@ class FTNOptions:
             raise ValueError("CFA needs use_pa or use_ca (or both); for no attention set attention: none")
         if not self.decoder:
             return
-        gauss, pam, cam = TARGETS[self.target]
+        _, pam, cam = TARGETS[self.target]
         if self.target == "a" and self.attention != "none":
             raise ValueError("target (a) trains TF-Dec without CFA in the network (set attention: none); "
                              "the same Gaussian target with CFA is (c)")
@@ -423,7 +424,7 @@ class FTN(ReIDModel):
     """
 
     loss_names = ("id", "triplet", "gradient", "l1")
-    tasks = {"reid": ("id", "triplet"), "reconstruction": ("gradient", "l1")}
+    tasks: ClassVar = {"reid": ("id", "triplet"), "reconstruction": ("gradient", "l1")}
 
     def __init__(self, backbone: nn.Module, num_classes: int, options: FTNOptions | None = None,
                  label_smoothing: float = 0.0, triplet_margin: float | None = 0.3, pretrained: bool = False):

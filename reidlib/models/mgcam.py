@@ -115,11 +115,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..losses import attention_mask_loss, identity_loss, region_triplet_loss, siamese_loss
+from ..losses import SIAMESE_PAIRS, attention_mask_loss, identity_loss, region_triplet_loss, siamese_loss
 from .base import ReIDModel
 
 ATTENTION_MODES = ("soft", "hard", "none")
-SIAMESE_PAIRS = ("balanced", "all")
 STREAMS = ("full", "body", "background")
 
 

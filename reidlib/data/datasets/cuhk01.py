@@ -19,8 +19,17 @@ import os
 import re
 
 from ..records import ReIDDataset
-from .common import (absolute, build_dataset, layout_error, list_images, listing, locate, parse_names,
-                     two_camera_expected, two_camera_split)
+from .common import (
+    absolute,
+    build_dataset,
+    layout_error,
+    list_images,
+    listing,
+    locate,
+    parse_names,
+    two_camera_expected,
+    two_camera_split,
+)
 
 NAME = re.compile(r"(\d{4})(\d{3})\.png", re.IGNORECASE)
 CAMERA_A_IMAGES = (1, 2)

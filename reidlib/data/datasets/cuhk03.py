@@ -43,8 +43,7 @@ import scipy.io
 from PIL import Image
 
 from ..records import Record, ReIDDataset, relabel
-from .common import (absolute, build_dataset, check_choice, layout_error, list_images, listing,
-                     parse_names)
+from .common import absolute, build_dataset, check_choice, layout_error, list_images, listing, parse_names
 
 SUBSETS = ("labeled", "detected")
 PROTOCOLS = ("new", "classic")

@@ -25,8 +25,7 @@ import re
 import numpy as np
 
 from ..records import ReIDDataset
-from .common import (build_dataset, layout_error, list_images, locate, parse_names, two_camera_expected,
-                     two_camera_split)
+from .common import build_dataset, layout_error, list_images, locate, parse_names, two_camera_expected, two_camera_split
 
 NAME = re.compile(r"(\d+)_(\d+)(?:_[^.]*)?\.bmp", re.IGNORECASE)
 NAME_EXAMPLE = "001_1_0001.bmp"

@@ -18,8 +18,16 @@ import os
 import re
 
 from ..records import ReIDDataset
-from .common import (build_dataset, layout_error, list_images, listing, locate, parse_names, two_camera_expected,
-                     two_camera_split)
+from .common import (
+    build_dataset,
+    layout_error,
+    list_images,
+    listing,
+    locate,
+    parse_names,
+    two_camera_expected,
+    two_camera_split,
+)
 
 FOLDERS = ("cam_a", "cam_b")
 NAME = re.compile(r"(\d+)_(\d+)\.bmp", re.IGNORECASE)

@@ -53,7 +53,7 @@ class Sprite:
     labels: np.ndarray
     foot: tuple[float, float]
 
-    def flipped(self) -> "Sprite":
+    def flipped(self) -> Sprite:
         """The mirror image (a side view walking left)."""
         w = self.alpha.shape[1]
         return Sprite(self.rgb[:, ::-1], self.alpha[:, ::-1], self.labels[:, ::-1], (w - self.foot[0], self.foot[1]))
@@ -291,8 +291,8 @@ def render_poses(ident: Identity, view: str, phases: Sequence[int], pixel_height
     # Ground each pose: its lower foot's sole touches y = k.
     soles = np.max([j[n][:, 1] for n in j if n.startswith("ankle")], axis=0) + r_ankle
     drop = k - soles  # (B,)
-    for n in j:
-        j[n] = j[n] + np.stack([np.zeros_like(drop), drop], -1)
+    for n, joint in j.items():
+        j[n] = joint + np.stack([np.zeros_like(drop), drop], -1)
     g = dict(
         head_c=_pt(0.012 * k if view == "side" else 0.0, head_ry + drop + 0.004 * k), head_rx=head_rx,
         head_ry=head_ry, shoulder_y=shoulder_y + drop, hip_y=hip_y + drop, sw=sw, hw=hw, depth=depth,
