@@ -61,7 +61,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 from tqdm import tqdm
 
 from .paths import EXECUTED_DIR, NOTEBOOKS_DIR, PROFILES, REPO_ROOT, results_dir
@@ -87,8 +86,10 @@ def find_notebooks(only: list[str] | None = None) -> list[Path]:
 
 
 def parse_parameters(pairs: list[list[str]] | None) -> dict:
-    """``-p key value`` pairs; values are read as YAML (numbers, lists, booleans, strings)."""
-    return {key: yaml.safe_load(value) for key, value in (pairs or [])}
+    """``-p key value`` pairs; values are read as YAML (numbers, lists, booleans, strings), ``1e-3`` as a float."""
+    from .engine.config import read_yaml
+
+    return {key: read_yaml(value) for key, value in (pairs or [])}
 
 
 def execute(notebook: Path, profile: str, parameters: dict, output_dir: Path = EXECUTED_DIR,

@@ -53,6 +53,7 @@ def test_scores_from_a_confusion_matrix():
 
 def test_dataset_options_parse_yaml_and_default_the_seed():
     assert parse.dataset_options("{seed: 7, bg_share: 0.9}", 1000) == {"seed": 7, "bg_share": 0.9}
+    assert parse.dataset_options("{bg_share: 1e-1}") == {"bg_share": 0.1}  # every float spelling
     assert parse.dataset_options(None, 1000) == {"seed": 1000}
     with pytest.raises(ValueError, match="YAML mapping"):
         parse.dataset_options("[1, 2]")

@@ -16,8 +16,9 @@ from reidlib.runinfo import run_metadata
 
 def test_parameters_are_read_as_yaml():
     got = notebooks.parse_parameters([["seed", "3"], ["seeds", "[0, 1, 2]"], ["dataset", "market1501"],
-                                      ["flip", "true"], ["lr", "3.5e-4"]])
-    assert got == {"seed": 3, "seeds": [0, 1, 2], "dataset": "market1501", "flip": True, "lr": 3.5e-4}
+                                      ["flip", "true"], ["lr", "3.5e-4"], ["base_lr", "1e-3"], ["wd", "5E-4"]])
+    assert got == {"seed": 3, "seeds": [0, 1, 2], "dataset": "market1501", "flip": True, "lr": 3.5e-4,
+                   "base_lr": 1e-3, "wd": 5e-4}  # YAML 1.1 alone reads the last two as strings
 
 
 def test_find_notebooks():

@@ -44,7 +44,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..models.mobile_parser import NUM_PARTS, MobileParser
@@ -53,7 +52,7 @@ from .datasets import load_dataset
 from .images import read_image
 from .lip import LipMaskSource
 from .masks import MaskSource, write_label_map
-from .parse import _augment, evaluate_tensors, load_labelled, predict_parts, resume
+from .parse import evaluate_tensors, fit_parser, load_labelled, predict_parts, unfinished_run
 from .segment import _eval_crops, evaluate_segmenter
 from .segmenter import WEIGHTS as SEGMENTER_WEIGHTS
 from .segmenter import iou, load_segmenter, pennfudan_pedestrians, split_scenes
@@ -188,14 +187,7 @@ def train(args) -> int:
                 "inter_channels": args.inter_channels}
     out = Path(args.out)
     partial = out.with_suffix(".partial.pt")
-    state = None
-    if partial.exists():
-        state = torch.load(partial, weights_only=False)
-        differ = {k: (state["settings"].get(k), v) for k, v in settings.items() if state["settings"].get(k) != v}
-        if differ:
-            listed = ", ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in differ.items())
-            raise ValueError(f"{partial} is a run with other settings ({listed}); rerun with its settings to "
-                             "finish it, or delete it to start over")
+    unfinished_run(partial, settings)  # other settings: refused before the images are read
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     with_map, without, source, root = labelled_records(args.data_root, args.parsing)
@@ -205,41 +197,13 @@ def train(args) -> int:
     val_images, val_labels = load_labelled(held_recs, source, "held-out images", args.progress)
     pretrained = None if args.pretrained == "none" else args.pretrained
     model = MobileParser(NUM_PARTS, pretrained=pretrained, inter_channels=args.inter_channels).to(args.device)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    steps = -(-len(images) // args.batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps)
-    start, history = resume(state, partial, model, opt, sched, rng)
     print(f"parser data: {root} with LIP maps from {source.mask_root}: {len(images)} training images, "
           f"{len(val_images)} held-out of {len(held_ids)} identities never trained on; {len(without)} training "
           "images have no map and are not used")
-    bar = tqdm(range(start, args.epochs), desc="market parser", initial=start, total=args.epochs,
-               disable=not args.progress)
-    for epoch in bar:
-        t_epoch = time.perf_counter()
-        model.train()
-        order = torch.from_numpy(rng.permutation(len(images)))
-        losses = []
-        # Drop a last batch of one image: BatchNorm cannot train on it.
-        for s in tqdm(range(0, len(order) - (len(order) % args.batch == 1), args.batch), desc=f"epoch {epoch + 1}",
-                      unit="batch", leave=False, disable=not args.progress):
-            x, y = _augment(images[order[s:s + args.batch]], labels[order[s:s + args.batch]])
-            loss = F.cross_entropy(model(x.to(args.device)), y.long().to(args.device))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-        seconds = time.perf_counter() - t_epoch
-        val = _held_out_scores(model, val_images, val_labels)
-        history.append({"epoch": epoch + 1, "loss": round(float(np.mean(losses)), 4), "held_out": val,
-                        "train_seconds": round(seconds, 1)})
-        bar.set_postfix(loss=f"{np.mean(losses):.3f}", miou=f"{val['mean_iou']:.3f}")
-        tqdm.write(f"epoch {epoch + 1}/{args.epochs}: loss {np.mean(losses):.4f} ({seconds:.0f} s), "
-                   f"held-out {_format(val)}")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "epoch": epoch,
-                    "history": history, "settings": settings}, partial)
+    history = fit_parser(model, images, labels, epochs=args.epochs, batch=args.batch, lr=args.lr, rng=rng,
+                         partial=partial, settings=settings, desc="market parser", device=args.device,
+                         progress=args.progress, describe=_format,
+                         evaluate=lambda m: _held_out_scores(m, val_images, val_labels))
     val = history[-1]["held_out"]  # the last epoch's: the model has not changed since
     folder = _pennfudan_folder(args)
     pennfudan = pennfudan_side_by_side(model.cpu(), folder, args.segmenter) if folder else None
@@ -338,14 +302,14 @@ def write_masks(args) -> int:
 def ship(args) -> int:
     """Write ``--weights`` (a finished ``train`` output) as the shipped file: half-precision convolutions,
     portable paths. Scores are computed from the shipped file itself (``evaluate --weights``), not copied."""
-    from ..engine.records import _portable
+    from ..engine.records import portable_paths
 
     ckpt = torch.load(args.weights, map_location="cpu", weights_only=True)
     if not isinstance(ckpt, dict) or ckpt.get("model") != MODEL_NAME:
         raise ValueError(f"{args.weights} is not a finished {MODEL_NAME} checkpoint: finish its train run first")
     ckpt["state_dict"] = {k: v.half() if v.is_floating_point() and v.ndim > 1 else v
                           for k, v in ckpt["state_dict"].items()}
-    ckpt["trained_on"] = _portable(ckpt["trained_on"])
+    ckpt["trained_on"] = portable_paths(ckpt["trained_on"])
     ckpt["stored_as"] = "float16 convolution and linear weights"
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -31,12 +31,12 @@ import io
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-import yaml
 from tqdm import tqdm
 
 from ..models.parsing import PartParser
@@ -111,7 +111,9 @@ def _format(s: dict) -> str:
 
 def dataset_options(text: str | None, default_seed: int | None = None) -> dict:
     """``--dataset-options`` (YAML mapping, like ``{seed: 7, bg_share: 0.9}``) as a dict."""
-    options = yaml.safe_load(text) if text else {}
+    from ..engine.config import read_yaml  # 1e-3 read as a float, as in configs
+
+    options = read_yaml(text) if text else {}
     if options is None:
         options = {}
     if not isinstance(options, dict):
@@ -214,6 +216,65 @@ def cached_parts(dataset: str, epochs: int = 12) -> tuple[Path, Path]:
 # ---------------------------------------------------------------------------- commands
 
 
+def unfinished_run(partial: Path, settings: dict) -> dict | None:
+    """The state of an interrupted run at ``partial`` (None: there is none), refused when its settings differ."""
+    if not partial.exists():
+        return None
+    state = torch.load(partial, weights_only=False)
+    differ = {k: (state["settings"].get(k), v) for k, v in settings.items() if state["settings"].get(k) != v}
+    if differ:
+        listed = ", ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in differ.items())
+        raise ValueError(f"{partial} is a run with other settings ({listed}); rerun with its settings to "
+                         "finish it, or delete it to start over")
+    return state
+
+
+def fit_parser(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, *, epochs: int, batch: int,
+               lr: float, rng: np.random.Generator, partial: Path, settings: dict,
+               evaluate: Callable[[torch.nn.Module], dict], describe: Callable[[dict], str], desc: str,
+               device: str = "cpu", progress: bool = True) -> list[dict]:
+    """Train a parser on (N, 3, H, W) ``images`` and (N, H, W) ``labels``; returns the per-epoch history.
+
+    What both parsers share (:func:`train` here and the Market-1501 parser's): AdamW with a
+    one-cycle schedule, a shuffle per epoch from ``rng``, augmentation, ``evaluate(model)`` on the
+    held-out images after each epoch, and a ``partial`` state saved every epoch from which an
+    interrupted run with the same ``settings`` resumes.
+    """
+    state = unfinished_run(partial, settings)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    steps = -(-len(images) // batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps)
+    start, history = resume(state, partial, model, opt, sched, rng)
+    bar = tqdm(range(start, epochs), desc=desc, initial=start, total=epochs, disable=not progress)
+    for epoch in bar:
+        t_epoch = time.perf_counter()
+        model.train()
+        order = torch.from_numpy(rng.permutation(len(images)))
+        losses = []
+        # Drop a last batch of one image: BatchNorm cannot train on it.
+        for s in tqdm(range(0, len(order) - (len(order) % batch == 1), batch), desc=f"epoch {epoch + 1}",
+                      unit="batch", leave=False, disable=not progress):
+            x, y = _augment(images[order[s:s + batch]], labels[order[s:s + batch]])
+            loss = F.cross_entropy(model(x.to(device)), y.long().to(device))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+        seconds = time.perf_counter() - t_epoch
+        val = evaluate(model)
+        history.append({"epoch": epoch + 1, "loss": round(float(np.mean(losses)), 4), "held_out": val,
+                        "train_seconds": round(seconds, 1)})
+        bar.set_postfix(loss=f"{np.mean(losses):.3f}", miou=f"{val['mean_iou']:.3f}")
+        tqdm.write(f"epoch {epoch + 1}/{epochs}: loss {np.mean(losses):.4f} ({seconds:.0f} s), "
+                   f"held-out {describe(val)}")
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "epoch": epoch,
+                    "history": history, "settings": settings}, partial)
+    return history
+
+
 def resume(state: dict | None, partial, model, opt, sched, rng: np.random.Generator) -> tuple[int, list]:
     """(first epoch to train, history so far): a ``.partial.pt`` state restored into the training objects.
 
@@ -242,14 +303,7 @@ def train(args) -> int:
                 "lr": args.lr, "width": args.width, "skip": not args.no_skip, "seed": args.seed}
     out = Path(args.out)
     partial = out.with_suffix(".partial.pt")
-    state = None
-    if partial.exists():
-        state = torch.load(partial, weights_only=False)
-        differ = {k: (state["settings"].get(k), v) for k, v in settings.items() if state["settings"].get(k) != v}
-        if differ:
-            listed = ", ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in differ.items())
-            raise ValueError(f"{partial} is a run with other settings ({listed}); rerun with its settings to "
-                             "finish it, or delete it to start over")
+    unfinished_run(partial, settings)  # other settings: refused before any work
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     ds = open_dataset(args.dataset, progress=args.progress, **options)
@@ -257,34 +311,11 @@ def train(args) -> int:
     images, labels = load_labelled(ds.train, gt, "train images", args.progress)
     val_images, val_labels = load_labelled(ds.query, gt, "held-out images", args.progress)
     model = PartParser(args.width, skip=not args.no_skip)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    steps = -(-len(images) // args.batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps)
-    start, history = resume(state, partial, model, opt, sched, rng)
     print(f"parser data: {args.dataset} {options} at {ds.root}: {len(images)} training images, "
           f"{len(val_images)} held-out (its query split)")
-    bar = tqdm(range(start, args.epochs), desc="parser", initial=start, total=args.epochs, disable=not args.progress)
-    for epoch in bar:
-        model.train()
-        order = torch.from_numpy(rng.permutation(len(images)))
-        losses = []
-        # Drop a last batch of one image: BatchNorm after the 1-bin pooling cannot train on it.
-        for s in range(0, len(order) - (len(order) % args.batch == 1), args.batch):
-            x, y = _augment(images[order[s:s + args.batch]], labels[order[s:s + args.batch]])
-            loss = F.cross_entropy(model(x), y.long())
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-        val = evaluate_tensors(model, val_images, val_labels)
-        history.append({"epoch": epoch + 1, "loss": round(float(np.mean(losses)), 4), "held_out": val})
-        bar.set_postfix(loss=f"{np.mean(losses):.3f}", miou=f"{val['mean_iou']:.3f}")
-        tqdm.write(f"epoch {epoch + 1}/{args.epochs}: loss {np.mean(losses):.4f}, held-out {_format(val)}")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "epoch": epoch,
-                    "history": history, "settings": settings}, partial)
+    history = fit_parser(model, images, labels, epochs=args.epochs, batch=args.batch, lr=args.lr, rng=rng,
+                         partial=partial, settings=settings, desc="parser", progress=args.progress,
+                         evaluate=lambda m: evaluate_tensors(m, val_images, val_labels), describe=_format)
     val = history[-1]["held_out"]  # the last epoch's: the model has not changed since
     torch.save({"model": "PartParser", "width": args.width, "bins": list(model.ppm.bins), "skip": not args.no_skip,
                 "num_classes": NUM_LABELS, "state_dict": model.state_dict(),

@@ -237,9 +237,9 @@ class TrainConfig:
         portable form (``<repo>/...``, ``<shared>/...``), so that a run has the same
         fingerprint, folder name and record in every clone.
         """
-        from .records import _portable
+        from .records import portable_paths
 
-        return settings_fingerprint(_portable(self.to_dict()))
+        return settings_fingerprint(portable_paths(self.to_dict()))
 
     def to_yaml(self, path: str | os.PathLike | None = None) -> str:
         text = yaml.dump(_yaml_ready(self.to_dict()), Dumper=ConfigDumper, sort_keys=False)

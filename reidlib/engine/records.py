@@ -87,12 +87,12 @@ def weights_path(record: Path) -> Path:
     return record.with_suffix(".pt")
 
 
-def _portable(value):
+def portable_paths(value):
     """``value`` with this clone's absolute paths written relative to named roots (for keys and records)."""
     if isinstance(value, dict):
-        return {k: _portable(v) for k, v in value.items()}
+        return {k: portable_paths(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_portable(v) for v in value]
+        return [portable_paths(v) for v in value]
     if isinstance(value, (str, Path)) and os.path.isabs(str(value)):
         roots = {**_PATH_ROOTS, "<shared>": _shared_root()}
         for name, root in sorted(roots.items(), key=lambda kv: -len(str(kv[1]))):
@@ -103,12 +103,12 @@ def _portable(value):
     return value
 
 
-def _local(value):
-    """Inverse of :func:`_portable`: named roots back to this clone's absolute paths."""
+def local_paths(value):
+    """Inverse of :func:`portable_paths`: named roots back to this clone's absolute paths."""
     if isinstance(value, dict):
-        return {k: _local(v) for k, v in value.items()}
+        return {k: local_paths(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_local(v) for v in value]
+        return [local_paths(v) for v in value]
     if isinstance(value, str):
         for name, root in {**_PATH_ROOTS, "<shared>": _shared_root()}.items():
             if value == name or value.startswith(f"{name}/"):
@@ -140,7 +140,7 @@ def score_key(kind: str, overrides: list[str] | dict | None = None, **params) ->
     settings = {k: v for k, v in flatten(layer).items() if k not in ("device", "progress", "data.num_workers")}
     if settings.get("data.test_background") == "random_background":
         params = {"random_background_test": RANDOM_BACKGROUND_TEST, **params}
-    body = _portable({"settings": settings, **params})
+    body = portable_paths({"settings": settings, **params})
     return f"{kind} " + json.dumps(body, sort_keys=True, default=str)
 
 
@@ -184,7 +184,7 @@ def save_record(results: dict) -> Path | None:
     with _locked(path):
         scores = _read(path)["scores"] if path.exists() else {}
         stored = {k: v for k, v in results.items() if k not in ("output_dir", "stand_in")}
-        _write(path, {"format": FORMAT, "run": Path(results["output_dir"]).name, "results": _portable(stored),
+        _write(path, {"format": FORMAT, "run": Path(results["output_dir"]).name, "results": portable_paths(stored),
                       "scores": scores})
     return path
 
@@ -201,7 +201,7 @@ def recorded_results(method: str, profile: str, output_dir: str | os.PathLike, f
         raise ValueError(f"{path} records a run with other settings (fingerprint "
                          f"{record['results'].get('fingerprint')} where the config has {fingerprint}); "
                          "remove the record to train the run again")
-    return {**_local(record["results"]), "output_dir": str(output_dir)}  # the folder on this machine
+    return {**local_paths(record["results"]), "output_dir": str(output_dir)}  # the folder on this machine
 
 
 def _memo(run: dict, key: str, compute: Callable[[], dict]) -> dict:
@@ -211,8 +211,8 @@ def _memo(run: dict, key: str, compute: Callable[[], dict]) -> dict:
         scores = _read(path)["scores"] if path is not None and path.exists() else None
         if scores is not None and key in scores:
             return scores[key]
-        where = (f"its record ({_portable(path)}) has no score {key!r}" if scores is not None
-                 else f"it has no record ({_portable(path) if path else 'a run outside runs/<method>/'})")
+        where = (f"its record ({portable_paths(path)}) has no score {key!r}" if scores is not None
+                 else f"it has no record ({portable_paths(path) if path else 'a run outside runs/<method>/'})")
         raise MissingRunError(f"verify mode: a score of the run {Path(run['output_dir']).name} is not recorded: "
                               f"{where}. The check only reads the committed records and computes nothing; record "
                               f"the score with `reidlib.notebooks --partial` where the run folder is, and commit it")
@@ -312,7 +312,7 @@ def kept_weights(output_dir: str | os.PathLike) -> Path | None:
     path = record_path(out.parent.name, out.name.split("-")[0], out)
     kept = weights_path(path) if path is not None and weights_path(path).exists() else None
     if kept is not None and verify_mode() and not _drawing.get():
-        raise MissingRunError(f"verify mode: {out.name} would be loaded from its kept weights ({_portable(kept)}) "
+        raise MissingRunError(f"verify mode: {out.name} would be loaded from its kept weights ({portable_paths(kept)}) "
                               "to compute something no record holds; the check only reads records (kept weights "
                               "are for drawing, through load_for_pictures)")
     return kept
@@ -356,7 +356,7 @@ def read_records_only(runs_dir: str | os.PathLike) -> None:
         cfg = self.config
         if recorded_results(cfg.method, cfg.profile, self.out, cfg.fingerprint()) is None:
             raise MissingRunError(f"verify mode trains nothing: the run {self.out.name} ({cfg.method}) has no record "
-                                  f"({_portable(record_path(cfg.method, cfg.profile, self.out)) or 'not a recorded profile'}"
+                                  f"({portable_paths(record_path(cfg.method, cfg.profile, self.out)) or 'not a recorded profile'}"
                                   "); train it and commit its record")
         return fit(self)
 
