@@ -506,3 +506,30 @@ def test_the_progress_bar_redraws_at_its_own_pace_not_at_every_step(tmp_path, mo
     bars = capfd.readouterr().err.count("main epoch")
     steps = sum(h["steps"] for h in json.loads((tmp_path / "run" / "results.json").read_text())["history"])
     assert steps >= 8 and bars == 2  # the opening draw of each epoch's bar, then none within 30 s
+
+
+def test_train_step_names_where_a_loss_stops_being_finite(tmp_path):
+    cfg = make_config("ide", "ci", overrides=[f"output_dir={tmp_path}"])
+    trainer = Trainer(cfg)
+    trainer._build()
+    stage = trainer.stages[0]
+    net = trainer._wrap(stage)
+    optimizer = torch.optim.SGD(trainer.model.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler("cuda", enabled=False)
+    batch = fixed_batch(trainer)
+    loss, terms = trainer.train_step(net, batch, None, stage, optimizer, scaler, where="epoch 1, step 1")
+    assert torch.isfinite(loss) and set(terms) == {"id"}
+    batch["image"] = torch.full_like(batch["image"], float("nan"))
+    with pytest.raises(FloatingPointError, match=r"the loss became nan in stage 'main', epoch 2, step 7 \(terms: id="):
+        trainer.train_step(net, batch, None, stage, optimizer, scaler, where="epoch 2, step 7")
+
+
+def test_the_training_benchmark_times_the_step_from_outside_the_epoch(tmp_path):
+    from reidlib.bench import train_bench
+
+    cfg = make_config("bot", "ci", overrides=[f"output_dir={tmp_path}", "progress=false"])
+    figures = train_bench.measure(cfg, steps=2, warmup=1)
+    assert figures["steps"] == 2 and figures["images_per_second"] > 0 and 0 <= figures["data_wait_share"] < 1
+    assert figures["device"] == "cpu" and figures["amp"] == "no"
+    with pytest.raises(ValueError, match="fewer than --warmup"):
+        train_bench.measure(cfg, steps=10_000, warmup=1)

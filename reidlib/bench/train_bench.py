@@ -14,7 +14,9 @@ Examples::
 
 from __future__ import annotations
 
+import itertools
 import tempfile
+import time
 
 import torch
 
@@ -33,7 +35,11 @@ def add_arguments(parser) -> None:
 
 
 def measure(config, steps: int, warmup: int) -> dict:
-    """Train ``warmup + steps`` steps of ``config`` and return the epoch summary of the timed part."""
+    """Train ``warmup + steps`` steps of ``config``'s first stage; the figures of the last ``steps``.
+
+    Times :meth:`reidlib.engine.Trainer.train_step`, the step every epoch runs, from outside the
+    epoch loop; the data wait is the time spent waiting for the loader's next batch.
+    """
     from reidlib.engine.optim import build_optimizer
     from reidlib.engine.trainer import Trainer
 
@@ -44,14 +50,29 @@ def measure(config, steps: int, warmup: int) -> dict:
     net = trainer._wrap(stage)
     optimizer = build_optimizer(trainer.model, config.optim, stage.lr)
     scaler = torch.amp.GradScaler("cuda", enabled=trainer.amp_dtype == torch.float16)
-    batches = len(trainer.data.train)
-    if batches < warmup + steps:
-        raise ValueError(f"an epoch has {batches} batches, fewer than --warmup + --steps = {warmup + steps}")
-    summary = trainer._train_epoch(net, stage, 0, 0, 0, optimizer, scaler, max_steps=warmup + steps,
-                                   untimed_steps=warmup)
-    summary["amp"] = str(trainer.amp_dtype).removeprefix("torch.") if trainer.amp_dtype else "no"
-    summary["device"] = str(trainer.device)
-    return summary
+    loader = trainer.data.train
+    if len(loader) < warmup + steps:
+        raise ValueError(f"an epoch has {len(loader)} batches, fewer than --warmup + --steps = {warmup + steps}")
+    trainer.train_mode(net)
+    tasks = itertools.cycle(stage.alternate) if stage.alternate else itertools.repeat(None)
+    batches = iter(loader)
+    images, wait, start = 0, 0.0, time.perf_counter()
+    for step in range(warmup + steps):
+        if step == warmup:  # the warm-up is over: start the clock
+            if trainer.cuda:
+                torch.cuda.synchronize(trainer.device)
+            images, wait, start = 0, 0.0, time.perf_counter()
+        tick = time.perf_counter()
+        batch = next(batches)
+        wait += time.perf_counter() - tick
+        trainer.train_step(net, batch, next(tasks), stage, optimizer, scaler)
+        images += len(batch["pid"])
+    if trainer.cuda:
+        torch.cuda.synchronize(trainer.device)
+    seconds = time.perf_counter() - start
+    return {"steps": steps, "seconds": seconds, "images_per_second": images * trainer.info.world_size / seconds,
+            "data_wait_share": wait / seconds, "device": str(trainer.device),
+            "amp": str(trainer.amp_dtype).removeprefix("torch.") if trainer.amp_dtype else "no"}
 
 
 def run(args) -> int:

@@ -203,9 +203,45 @@ class Trainer:
                 f.write(json.dumps(record) + "\n")
 
     # ------------------------------------------------------------------ training
+    def train_mode(self, net: nn.Module) -> None:
+        """``net`` in training mode, except the norm layers a stage keeps frozen."""
+        net.train()
+        for m in self.frozen_norms:
+            m.eval()
+
+    def train_step(self, net: nn.Module, batch: dict, task: str | None, stage: StageConfig, optimizer, scaler,
+                   where: str = "") -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One optimisation step on ``batch`` (as the loader gives it); returns the weighted loss and its terms.
+
+        ``task`` names the alternating task of this step (None: every term); ``where`` (like
+        ``"epoch 3, step 12"``) goes into the error raised when the loss is not finite.
+        """
+        batch = _to_device(batch, self.device, self.channels_last)
+        if task is not None:
+            batch["task"] = task  # so that forward can skip what this task does not need
+        autocast = (torch.autocast("cuda", dtype=self.amp_dtype) if self.amp_dtype is not None
+                    else contextlib.nullcontext())
+        with autocast:
+            outputs = net(batch)
+            terms = self.model.losses(outputs, batch, task)
+        weights = stage.loss_weights
+        loss = sum(weights.get(k, 0.0) * v for k, v in terms.items() if weights.get(k, 0.0))
+        if not isinstance(loss, torch.Tensor):
+            raise ConfigError(f"every loss term of this step ({', '.join(terms)}) has weight 0 in stage "
+                              f"{stage.name!r}: set loss.weights")
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"the loss became {loss.item()} in stage {stage.name!r}{', ' + where if where else ''} "
+                f"(terms: {', '.join(f'{k}={v.item():.4g}' for k, v in terms.items())}); "
+                "lower optim.lr or check the inputs")
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        return loss, terms
+
     def _train_epoch(self, net: nn.Module, stage: StageConfig, stage_index: int, epoch: int, global_epoch: int,
-                     optimizer, scaler, max_steps: int | None = None, untimed_steps: int = 0) -> dict:
-        """One epoch; ``max_steps`` and ``untimed_steps`` (warm-up left out of the timing) serve the benchmark."""
+                     optimizer, scaler) -> dict:
         cfg = self.config
         epoch_seed = cfg.seed * 1_000_003 + global_epoch
         seed_everything(epoch_seed)
@@ -213,11 +249,8 @@ class Trainer:
         loader.generator.manual_seed(epoch_seed)
         if hasattr(loader.sampler, "set_epoch"):
             loader.sampler.set_epoch(global_epoch)
-        net.train()
-        for m in self.frozen_norms:
-            m.eval()
+        self.train_mode(net)
         tasks = itertools.cycle(stage.alternate) if stage.alternate else itertools.repeat(None)
-        weights = stage.loss_weights
         sums: dict[str, float] = defaultdict(float)
         counts: dict[str, int] = defaultdict(int)  # steps that computed each term (tasks alternate)
         steps, images, wait, start = 0, 0, 0.0, time.perf_counter()
@@ -225,32 +258,10 @@ class Trainer:
                    leave=False)
         tick = time.perf_counter()
         for batch in bar:
-            if steps == untimed_steps and untimed_steps:  # the benchmark's warm-up is over
-                images, wait, start = 0, 0.0, time.perf_counter()
-                tick = start
             wait += time.perf_counter() - tick
-            batch = _to_device(batch, self.device, self.channels_last)
             task = next(tasks)
-            if task is not None:
-                batch["task"] = task  # so that forward can skip what this task does not need
-            autocast = (torch.autocast("cuda", dtype=self.amp_dtype) if self.amp_dtype is not None
-                        else contextlib.nullcontext())
-            with autocast:
-                outputs = net(batch)
-                terms = self.model.losses(outputs, batch, task)
-            loss = sum(weights.get(k, 0.0) * v for k, v in terms.items() if weights.get(k, 0.0))
-            if not isinstance(loss, torch.Tensor):
-                raise ConfigError(f"every loss term of this step ({', '.join(terms)}) has weight 0 in stage "
-                                  f"{stage.name!r}: set loss.weights")
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"the loss became {loss.item()} in stage {stage.name!r}, epoch {epoch + 1}, step {steps + 1} "
-                    f"(terms: {', '.join(f'{k}={v.item():.4g}' for k, v in terms.items())}); "
-                    "lower optim.lr or check the inputs")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            loss, terms = self.train_step(net, batch, task, stage, optimizer, scaler,
+                                          where=f"epoch {epoch + 1}, step {steps + 1}")
             steps += 1
             images += len(batch["pid"])
             for k, v in {"loss": loss, **terms}.items():
@@ -264,8 +275,6 @@ class Trainer:
                 self._log({"kind": "step", "stage": stage.name, "epoch": global_epoch + 1, "step": steps,
                            "task": task, "loss": loss.item(), **{k: v.item() for k, v in terms.items()},
                            "lr": optimizer.param_groups[0]["lr"]})
-            if max_steps is not None and steps >= max_steps:
-                break
             tick = time.perf_counter()
         if self.cuda:
             torch.cuda.synchronize(self.device)
