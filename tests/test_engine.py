@@ -388,6 +388,10 @@ class TwoTasks(ReIDModel):
         self.head = torch.nn.Linear(4, num_classes)
         self.other = torch.nn.Linear(4, 1)
 
+    @classmethod
+    def from_config(cls, config, num_classes, num_cameras):
+        return cls(num_classes)
+
     def forward(self, batch):
         f = self.body(batch["image"])
         return {"feature": f, "embedding": f, "task": batch.get("task")}
@@ -401,7 +405,7 @@ class TwoTasks(ReIDModel):
 
 
 def test_stages_freeze_what_they_do_not_train_and_alternate_tasks(tmp_path, monkeypatch):
-    monkeypatch.setitem(registry.METHODS, "two_tasks", lambda cfg, n, c: TwoTasks(n))
+    monkeypatch.setitem(registry.METHODS, "two_tasks", TwoTasks)  # a new method: one class, one entry
     base = make_config("ide", "ci", overrides=[f"output_dir={tmp_path / 'r'}", "data.erasing_p=0.0"])
     cfg = dataclasses.replace(base, method="two_tasks")
     cfg.loss.weights = {"id": 1.0, "other": 1.0}
@@ -533,3 +537,13 @@ def test_the_training_benchmark_times_the_step_from_outside_the_epoch(tmp_path):
     assert figures["device"] == "cpu" and figures["amp"] == "no"
     with pytest.raises(ValueError, match="fewer than --warmup"):
         train_bench.measure(cfg, steps=10_000, warmup=1)
+
+
+def test_every_method_builds_itself_from_its_config():
+    for method, entry in registry.METHODS.items():
+        cls = registry.model_class(method)
+        assert cls.from_config.__func__ is not ReIDModel.from_config.__func__, f"{entry} has no from_config"
+    with pytest.raises(ConfigError, match="unknown method 'nope'; choose one of bgbias, bot"):
+        registry.model_class("nope")
+    with pytest.raises(NotImplementedError, match="TwoTasksWithout has no from_config"):
+        type("TwoTasksWithout", (TwoTasks,), {"from_config": ReIDModel.__dict__["from_config"]}).from_config(None, 4, 2)

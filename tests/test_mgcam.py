@@ -189,7 +189,7 @@ def test_options_are_checked():
 
 
 def test_config_rows_and_reported_numbers():
-    from reidlib.models.registry import method_options
+    from reidlib.models.base import method_options
 
     for profile in ("ci", "cpu", "gpu"):
         cfg = make_config("mgcam", profile)

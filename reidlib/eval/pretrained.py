@@ -39,7 +39,7 @@ def untrained_rank1(data_root: str | os.PathLike, pretrained: str | None, datase
         average-pooled final maps (no flip), scored by :func:`evaluate_rank` with the
         dataset's own protocol; ``chance`` is :func:`chance_rank1` of the same split.
     """
-    from ..models.registry import build_backbone
+    from ..models.backbones import build_backbone
 
     data = open_dataset(dataset, data_root)
     torch.manual_seed(seed)

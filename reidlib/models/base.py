@@ -11,10 +11,23 @@ it can compute) stays in the method's own module.
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 from torch import nn
+
+
+def method_options(cls, config, method: str):
+    """``config.model.options`` as the dataclass ``cls``; unknown options raise by name."""
+    from ..engine.config import build
+
+    return build(cls, config.model.options, f"model.options (method {method})")
+
+
+@dataclass
+class NoOptions:
+    """For methods without options of their own."""
 
 
 class ReIDModel(nn.Module, abc.ABC):
@@ -36,6 +49,12 @@ class ReIDModel(nn.Module, abc.ABC):
     tasks: ClassVar[dict[str, tuple[str, ...]]] = {}
     needs: tuple[str, ...] = ()
     pretrained_modules: tuple[str, ...] = ()
+
+    @classmethod
+    def from_config(cls, config, num_classes: int, num_cameras: int) -> ReIDModel:
+        """The network a :class:`reidlib.engine.TrainConfig` describes, for ``num_classes`` training identities
+        seen by ``num_cameras`` cameras; checks the settings the method cannot run with."""
+        raise NotImplementedError(f"{cls.__name__} has no from_config: it cannot be built from a config")
 
     @abc.abstractmethod
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:

@@ -19,7 +19,8 @@ from torch import nn
 from torchvision.models.resnet import Bottleneck
 
 from ..losses import batch_hard_triplet, identity_loss
-from .base import ReIDModel
+from .backbones import backbone_from_config
+from .base import NoOptions, ReIDModel, method_options
 
 
 def _init_classifier(layer: nn.Linear) -> None:
@@ -86,6 +87,14 @@ class IDE(ReIDModel):
         self.use_triplet = use_triplet
         self.pretrained_modules = ("backbone",) if pretrained else ()
 
+    @classmethod
+    def from_config(cls, config, num_classes: int, num_cameras: int) -> IDE:
+        method_options(NoOptions, config, config.method)
+        m = config.model
+        return cls(backbone_from_config(config), num_classes, m.embed_dim, m.neck, m.dropout,
+                   config.loss.label_smoothing, config.loss.triplet_margin, pretrained=bool(m.pretrained),
+                   use_triplet=bool(config.loss.weights.get("triplet", 0.0)))
+
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         x = self.backbone(batch["image"])
         feature = x.mean((2, 3)) if x.dim() == 4 else x
@@ -136,6 +145,12 @@ class GlobalLocal(ReIDModel):
         self.label_smoothing = label_smoothing
         self.triplet_margin = triplet_margin
         self.pretrained_modules = ("backbone",) if pretrained else ()
+
+    @classmethod
+    def from_config(cls, config, num_classes: int, num_cameras: int) -> GlobalLocal:
+        method_options(NoOptions, config, config.method)
+        return cls(backbone_from_config(config), num_classes, config.loss.label_smoothing,
+                   config.loss.triplet_margin, pretrained=bool(config.model.pretrained))
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         x = self.backbone(batch["image"])  # (B, C, h, w)

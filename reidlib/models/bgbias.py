@@ -38,7 +38,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..losses import identity_loss
-from .base import ReIDModel
+from .backbones import backbone_from_config
+from .base import ReIDModel, method_options
 
 # Part labels (reidlib.data.masks) of each region.
 REGION_LABELS = {"head": (1,), "upper": (2, 4), "lower": (3,), "foreground": (1, 2, 3, 4)}
@@ -97,6 +98,15 @@ class PartGuidedNet(ReIDModel):
         self.needs = ("mask",) if options.regions else ()
         self.label_smoothing = label_smoothing
         self.out_dim = dim
+
+    @classmethod
+    def from_config(cls, config, num_classes: int, num_cameras: int) -> PartGuidedNet:
+        opts = method_options(BgBiasOptions, config, config.method)
+        main = backbone_from_config(config)
+        if not hasattr(main, "inception1"):
+            raise ValueError(f"the guided-pooling network gates Inception-1 of the Inception-style main network: "
+                             f"set model.backbone to inception_reid, not {config.model.backbone!r}")
+        return cls(main, num_classes, opts, config.loss.label_smoothing)
 
     def on_stage_start(self, stage: str) -> None:
         """Stage III starts the branches from the trained main network (section 3.4)."""

@@ -40,7 +40,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..losses import identity_loss, target_attention_loss
-from .base import ReIDModel
+from .backbones import backbone_from_config, require_stages
+from .base import ReIDModel, method_options
 
 HPP_SCALES = (1, 2, 4, 8)
 TAL_VARIANTS = ("none", "full", "v1", "v2")
@@ -160,6 +161,14 @@ class FANet(ReIDModel):
         self.label_smoothing = label_smoothing
         self.out_dim = self.id_head.out_dim
         self.pretrained_modules = ("shared", "fg_branch", "bg_branch") if pretrained else ()
+
+    @classmethod
+    def from_config(cls, config, num_classes: int, num_cameras: int) -> FANet:
+        opts = method_options(FANetOptions, config, config.method)
+        backbone = backbone_from_config(config)
+        require_stages(backbone, ("layer3",), config, "FA-Net splits a ResNet before layer3")
+        return cls(backbone, num_classes, num_cameras, opts, config.loss.label_smoothing,
+                   pretrained=bool(config.model.pretrained))
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         low = self.shared(batch["image"])

@@ -90,7 +90,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..losses import identity_loss, ranking_loss, true_class_probability
-from .base import ReIDModel
+from .backbones import backbone_from_config, require_stages
+from .base import ReIDModel, method_options
 from .baselines import _init_classifier
 
 # masked_layer -> index into (stem, layer1, layer2, layer3, layer4): the map that is masked.
@@ -227,6 +228,19 @@ class FMN(ReIDModel):
         self.pretrained_modules = ("grn.backbone", "lan.layers") if pretrained else ()
         c = backbone.out_channels
         self.out_dim = 2 * c if self.options.descriptor == "fmn" else c
+
+    @classmethod
+    def from_config(cls, config, num_classes: int, num_cameras: int) -> FMN:
+        opts = method_options(FMNOptions, config, config.method)
+        backbone = backbone_from_config(config)
+        require_stages(backbone, ("stem", "layer1", "layer2", "layer3", "layer4"), config,
+                       "FMN masks Pool1 / Res2 / Res3 / Res4 of a ResNet")
+        m = config.model
+        if m.neck != "none" or m.embed_dim or m.dropout:
+            raise ValueError("FMN's GRN is the plain IDE (pooling + classifier): set model.neck: none, "
+                             "embed_dim: 0, dropout: 0")
+        return cls(backbone, num_classes, opts, (config.data.height, config.data.width),
+                   config.loss.label_smoothing, pretrained=bool(m.pretrained))
 
     def _local_path_learns(self) -> bool:
         return any(p.requires_grad for p in itertools.chain(self.mixing.parameters(), self.lan.parameters()))

@@ -135,7 +135,8 @@ from torchvision.models.resnet import Bottleneck
 
 from ..data.transforms import GaussianWeight
 from ..losses import batch_hard_triplet, gradient_loss, identity_loss, reconstruction_l1
-from .base import ReIDModel
+from .backbones import backbone_from_config, require_stages
+from .base import ReIDModel, method_options
 from .baselines import BNNeck, _init_classifier
 
 ATTENTIONS = ("none", "pamcam", "cfa")
@@ -462,6 +463,15 @@ class FTN(ReIDModel):
         self.label_smoothing = label_smoothing
         self.triplet_margin = triplet_margin
         self.pretrained_modules = ("backbone",) if pretrained else ()
+
+    @classmethod
+    def from_config(cls, config, num_classes: int, num_cameras: int) -> FTN:
+        opts = method_options(FTNOptions, config, config.method)
+        backbone = backbone_from_config(config)
+        require_stages(backbone, ("stem", "layer3", "layer4"), config,
+                       "FTN puts CFA and TF-Dec on a ResNet's stage 4 (layer3 output)")
+        return cls(backbone, num_classes, opts, config.loss.label_smoothing, config.loss.triplet_margin,
+                   pretrained=bool(config.model.pretrained))
 
     def reconstruction_target(self, image: torch.Tensor, masks: dict) -> torch.Tensor:
         """The input weighted by the Gaussian and/or CFA's (detached, upsampled) masks, per ``options.target``."""

@@ -116,7 +116,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..losses import SIAMESE_PAIRS, attention_mask_loss, identity_loss, region_triplet_loss, siamese_loss
-from .base import ReIDModel
+from .backbones import backbone_from_config
+from .base import ReIDModel, method_options
 
 ATTENTION_MODES = ("soft", "hard", "none")
 STREAMS = ("full", "body", "background")
@@ -252,6 +253,21 @@ class MGCAM(ReIDModel):
         self.dropout = nn.Dropout(dropout)
         self.label_smoothing = label_smoothing
         self.needs = ("mask",) if opts.attention != "none" else ()
+
+    @classmethod
+    def from_config(cls, config, num_classes: int, num_cameras: int) -> MGCAM:
+        opts = method_options(MGCAMOptions, config, config.method)
+        if config.model.backbone != "mscan_body":
+            raise ValueError(f"MGCAM splits MSCAN-body after its second stage; backbone {config.model.backbone!r} "
+                             "is not mscan_body")
+        if config.model.neck != "none" or config.model.embed_dim:
+            raise ValueError("MGCAM's streams end in MSCAN-body's 128-d fc: set model.neck: none and "
+                             "model.embed_dim: 0")
+        weights = [config.loss.weights] + [st.loss_weights for st in config.schedule.stages if st.loss_weights]
+        if not opts.siamese and any(w.get("siamese") for w in weights):
+            raise ValueError("a Siamese loss weight > 0 needs model.options.siamese: true")
+        return cls(backbone_from_config(config), num_classes, opts, config.model.dropout,
+                   config.loss.label_smoothing)
 
     def _stream(self, name: str) -> nn.Module:
         return self.streams[name] if name in self.streams else self.streams["full"]
