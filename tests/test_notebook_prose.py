@@ -47,3 +47,15 @@ def test_no_verdict_or_result_is_typed_in_a_notebooks_markdown(notebook):
     found = {i: hits for i, hits in found.items() if hits}
     assert not found, (f"{notebook.name}: markdown cells type verdicts or results by hand (cell: what); glue them "
                        f"from computed values, or put a parameter in inline code: {found}")
+
+
+def test_every_chapter_and_method_module_names_its_paper_by_title():
+    from reidlib.papers import CITATIONS
+
+    root = NOTEBOOKS[0].parents[1]
+    modules = {"fanet": "fanet.py", "ftn": "ftn.py", "bgbias": "bgbias.py", "mgcam": "mgcam.py", "fmn": "fmn.py"}
+    for paper, cited in CITATIONS.items():
+        first = "".join(json.loads((root / "notebooks" / f"{paper}.ipynb").read_text())["cells"][0]["source"])
+        assert f'*Paper:* "{cited["title"]}"' in first, f"the {paper} chapter does not open with its paper's title"
+        docstring = (root / "reidlib" / "models" / modules[paper]).read_text().split('"""')[1]
+        assert cited["title"] in " ".join(docstring.split()), f"{modules[paper]} does not name its paper by title"

@@ -1,9 +1,12 @@
 """The papers' baselines: a backbone, pooling, a BN neck and an identity classifier.
 
-- :class:`IDE` (Zheng et al.'s ID-discriminative embedding): global average
-  pooling and a classifier trained with cross-entropy, optionally with a
-  batch-hard triplet loss on the pooled feature and a BN neck between the
-  two (Luo et al.'s BoT). With a ResNet-50 it is the baseline of FA-Net and
+- :class:`IDE` (the ID-discriminative embedding of "Person Re-identification:
+  Past, Present and Future", Zheng, Yang and Hauptmann, arXiv:1610.02984, 2016):
+  global average pooling and a classifier trained with cross-entropy, optionally
+  with a batch-hard triplet loss on the pooled feature and a BN neck between
+  the two ("Bag of Tricks and a Strong Baseline for Deep Person
+  Re-identification", Luo, Gu, Liao, Lai and Jiang, CVPR workshops 2019: the
+  ``bot`` method). With a ResNet-50 it is the baseline of FA-Net and
   FMN; on MSCAN-body it is MGCAM's baseline; on the Inception-style network
   it is the DGD-style baseline of the background-bias paper.
 - :class:`GlobalLocal`: FTN's baseline, a global branch (average pooling)

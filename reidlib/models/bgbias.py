@@ -1,4 +1,8 @@
-"""Person-region guided pooling: the background-bias paper's network (``002_78d1ed02bf80c7ea.txt``, section 3).
+"""Person-region guided pooling: the background-bias paper's network.
+
+Paper: "Eliminating Background-Bias for Robust Person Re-Identification" (Tian, Yi, Li, Li,
+Zhang, Shi, Yan and Wang, CVPR 2018); the study reads it as ``002_78d1ed02bf80c7ea.txt``
+(section 3).
 
 The whole-person *main network* is the DGD-style Inception net
 (:class:`reidlib.models.inception_reid.InceptionReID`). Binary region masks

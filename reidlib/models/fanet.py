@@ -1,6 +1,8 @@
 """FA-Net: the foreground-aware network with a camera-identity background branch.
 
-Paper: ``000_9522135b30cce022.txt`` (section III). A ResNet is split before
+Paper: "An End-to-End Foreground-Aware Network for Person Re-Identification" (Liu, Zhou,
+Liu, Qi, Tian and Li, IEEE Transactions on Image Processing, 2021); the study reads it as
+``000_9522135b30cce022.txt`` (section III; ``000:N`` below is a line of that file). A ResNet is split before
 its third stage (torchvision's ``layer3``, the paper's res_conv4): the
 stem, ``layer1`` and ``layer2`` are shared low-level layers; ``layer3`` and
 ``layer4`` are copied into a *foreground* branch (person identities) and a

@@ -1,6 +1,8 @@
 """FMN: the feature mask network (a global network, a mixing network and a locally attentive network).
 
-Paper: ``004_d1959d3eba50cd60.txt`` (sections 3-4). Three parts, each a
+Paper: "Let Features Decide for Themselves: Feature Mask Network for Person
+Re-identification" (Ding, Khan, Tang and Porikli, arXiv:1711.07155, 2017); the study reads
+it as ``004_d1959d3eba50cd60.txt`` (sections 3-4). Three parts, each a
 submodule that a schedule stage can name:
 
 * ``grn`` (global representation network, 004:74): a ResNet, global average

@@ -1,6 +1,8 @@
 """FTN: the foreground-guided texture-focused network (CFA attention + a reconstruction decoder).
 
-Paper: ``001_b20ba497612f67bf.txt`` (sections 3-4). The network is
+Paper: "FTN: Foreground-Guided Texture-Focused Person Re-Identification" (Liu, Han, Chen,
+Xia and Zhao, arXiv:2009.11425, 2020); the study reads it as ``001_b20ba497612f67bf.txt``
+(sections 3-4). The network is
 :class:`reidlib.models.baselines.GlobalLocal` (FTN's baseline) with two
 additions on the map of the ResNet's stage 4 (torchvision's ``layer3``
 output, the input of ``layer4``):

@@ -1,9 +1,11 @@
 """The Inception-style whole-person network of the background-bias paper.
 
-The background-bias paper (``shared/papers/002_78d1ed02bf80c7ea.txt``, section
-3.1) builds its person-region guided pooling network on a small BN-Inception
-network in the style of JSTL / domain guided dropout (Xiao et al., CVPR
-2016): a three-layer convolutional stem and three inception modules, each
+The background-bias paper ("Eliminating Background-Bias for Robust Person
+Re-Identification", Tian et al., CVPR 2018; ``shared/papers/002_78d1ed02bf80c7ea.txt``,
+section 3.1) builds its person-region guided pooling network on a small BN-Inception
+network in the style of JSTL / domain guided dropout ("Learning Deep Feature
+Representations with Domain Guided Dropout for Person Re-identification", Xiao, Li,
+Ouyang and Wang, CVPR 2016): a three-layer convolutional stem and three inception modules, each
 halving the spatial size, then pooling and a fully connected layer. The
 person-region sub-network gates the output of Inception-1 with head /
 upper-torso / lower-torso masks and runs its own copies of Inception-2,

@@ -1,7 +1,9 @@
-"""MGCAM: the mask-guided contrastive attention model (Song et al., CVPR 2018).
+"""MGCAM: the mask-guided contrastive attention model.
 
-Paper: ``shared/papers/003_15186faffd031a44.txt`` (sections 3 and 4; ``003:N``
-below is a line of that file). MSCAN-body (:class:`reidlib.models.mscan.MSCANBody`,
+Paper: "Mask-guided Contrastive Attention Model for Person Re-Identification" (Song, Huang,
+Ouyang and Wang, CVPR 2018); the study reads it as
+``shared/papers/003_15186faffd031a44.txt`` (sections 3 and 4; ``003:N`` below is a line of
+that file). MSCAN-body (:class:`reidlib.models.mscan.MSCANBody`,
 trained from scratch because the four-channel RGB-M input rules out ImageNet
 weights, 003:77, 166) is cut after its second stage:
 

@@ -1,4 +1,7 @@
-"""MSCAN-body: the multi-scale context-aware network (Li et al., CVPR 2017).
+"""MSCAN-body: the multi-scale context-aware network.
+
+Paper: "Learning Deep Context-aware Features over Body and Latent Parts for Person
+Re-identification" (Li, Chen, Zhang and Huang, CVPR 2017).
 
 MGCAM trains this network from scratch as its base network because its
 RGB-M (four-channel) input rules out ImageNet weights (MGCAM paper, lines 77

@@ -21,6 +21,33 @@ PAPERS = {
 }
 COLUMNS = ["table", "row", "dataset", "metric", "value", "source"]
 
+# Each paper as a reader of the book finds it (the version the study read, ``PAPERS``).
+CITATIONS = {
+    "fanet": {"title": "An End-to-End Foreground-Aware Network for Person Re-Identification",
+              "authors": "Yiheng Liu, Wengang Zhou, Jianzhuang Liu, Guo-Jun Qi, Qi Tian, Houqiang Li",
+              "venue": "IEEE Transactions on Image Processing 30 (arXiv:1910.11547)", "year": 2021},
+    "ftn": {"title": "FTN: Foreground-Guided Texture-Focused Person Re-Identification",
+            "authors": "Donghaisheng Liu, Shoudong Han, Yang Chen, Chenfei Xia, Jun Zhao",
+            "venue": "arXiv:2009.11425", "year": 2020},
+    "bgbias": {"title": "Eliminating Background-Bias for Robust Person Re-Identification",
+               "authors": "Maoqing Tian, Shuai Yi, Hongsheng Li, Shihua Li, Xuesen Zhang, Jianping Shi, Junjie Yan, "
+                          "Xiaogang Wang",
+               "venue": "CVPR", "year": 2018},
+    "mgcam": {"title": "Mask-guided Contrastive Attention Model for Person Re-Identification",
+              "authors": "Chunfeng Song, Yan Huang, Wanli Ouyang, Liang Wang", "venue": "CVPR", "year": 2018},
+    "fmn": {"title": "Let Features Decide for Themselves: Feature Mask Network for Person Re-identification",
+            "authors": "Guodong Ding, Salman Khan, Zhenmin Tang, Fatih Porikli", "venue": "arXiv:1711.07155",
+            "year": 2017},
+}
+
+
+def citation(paper: str) -> str:
+    """``paper`` cited by title: "Title", Authors, Venue, Year."""
+    if paper not in CITATIONS:
+        raise ValueError(f"unknown paper {paper!r}; choose one of {', '.join(CITATIONS)}")
+    c = CITATIONS[paper]
+    return f"\"{c['title']}\", {c['authors']}, {c['venue']}, {c['year']}"
+
 
 def reported(paper: str, table: str | None = None, row: str | None = None) -> pd.DataFrame:
     """The transcribed rows of ``paper`` (optionally of one table and row)."""
