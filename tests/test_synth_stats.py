@@ -73,3 +73,11 @@ def test_realism_table_holds_the_candidate_to_each_goal(tmp_path):
     assert not failing.loc["hue distance to real", "met"]  # v1 cannot be within half of its own distance
     with pytest.raises(KeyError, match="no statistics for 'v3'"):
         realism_table(stats, candidate="v3", reference="real", before="v1")
+
+
+def test_summary_keeps_the_keys_of_the_committed_results(tmp_path):
+    stats = image_statistics([save(tmp_path, "flat", np.full((128, 64, 3), 120))])
+    # results/cpu/synthreid_vs_cuhk01.json holds these: a new key there would fail make verify
+    assert list(stats.summary()) == ["images", "mean R", "mean G", "mean B", "saturation", "brightness",
+                                     "edge density", "foreground"]
+    assert list(stats.detail()) == ["mean abs gradient", "Laplacian variance"]
