@@ -380,7 +380,7 @@ def write_masks(args) -> int:
         if not root.is_dir():
             raise FileNotFoundError(f"--images {root} is not a folder")
         # A mask tree is never an image: neither the one being written nor an existing <images>/masks.
-        files = find_images(root, skip=(out_root, root / "masks"))
+        files = find_images(root, skip=(out_root, root / "masks", root / "roles"))
     else:
         ds = open_dataset(args.dataset, progress=args.progress, **dataset_options(args.dataset_options))
         root = Path(ds.root).resolve()

@@ -204,8 +204,8 @@ def write_masks(args) -> int:
         raise SystemExit(f"--images {images_root} is not a folder")
     out_root = Path(args.out).resolve()
     # A mask tree is never an image: neither the one being written nor an existing
-    # <images>/masks (SynthReID's ground truth, or an earlier run's output).
-    files = find_images(images_root, skip=(out_root, images_root / "masks"))
+    # <images>/masks (SynthReID's ground truth, or an earlier run's output) or <images>/roles (its role maps).
+    files = find_images(images_root, skip=(out_root, images_root / "masks", images_root / "roles"))
     if not files:
         raise SystemExit(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {images_root}")
     if args.backend == "study":
@@ -238,7 +238,7 @@ def cached_masks(images_root: str | Path, name: str, progress: bool = True) -> P
 
     def build():
         # The cache may sit inside the dataset folder (a dataset kept in the repository).
-        files = find_images(images_root, skip=(images_root / "masks", out))
+        files = find_images(images_root, skip=(images_root / "masks", images_root / "roles", out))
         for _ in segment_into(load_segmenter(WEIGHTS), files, images_root, out, progress=progress):
             pass
         (out / "complete").write_text(f"{len(files)} masks of {images_root}\n")

@@ -78,7 +78,7 @@ def _xy(p) -> tuple[np.ndarray, np.ndarray]:
 class _Painter:
     """Draws anti-aliased, shaded shapes onto a batch of figure canvases, back to front."""
 
-    def __init__(self, batch: int, pixel_height: float, texture: np.ndarray, ident: Identity):
+    def __init__(self, batch: int, pixel_height: float, texture: np.ndarray, ident: Identity, light=None):
         self.h, self.w = canvas_shape(pixel_height)
         self.s = float(pixel_height)
         self.ox, self.oy = self.w / 2.0, 0.08 * self.s + 1.0
@@ -90,6 +90,8 @@ class _Painter:
         self.ys = ((np.arange(self.h) + 0.5 - self.oy) / self.s).astype(np.float32)
         self.texture = texture
         self.ident = ident
+        # How much darker a shape's right rim is than its left: the side the light comes from, per pose.
+        self.light = 0.1 if light is None else _col(light)
 
     def _window(self, x0, y0, x1, y1):
         """Pixel rows and columns covering figure-unit boxes (the union over the batch) and their coordinates."""
@@ -107,8 +109,9 @@ class _Painter:
         if r0 >= r1 or c0 >= c1:
             return
         a = np.broadcast_to(np.clip(0.5 - dist * self.s, 0.0, 1.0), self.alpha[:, r0:r1, c0:c1].shape)
-        # Cylinder shading: bright along the axis, darker at the rims and on the right (light from the left).
-        lit = shade * (1.06 - 0.36 * u * u - 0.1 * u)  # 0.7 + 0.36 (1 - u^2): a cheap round profile
+        # Cylinder shading: bright along the axis, darker at the rims and on the side away from the light
+        # (by default the right: light from the left).
+        lit = shade * (1.06 - 0.36 * u * u - self.light * u)  # 0.7 + 0.36 (1 - u^2): a cheap round profile
         col = np.asarray(colour, np.float32)
         if pattern and self.ident.pattern in ("stripes", "checks", "print"):
             m = self._pattern(X, Y, win)[..., None]
@@ -227,21 +230,26 @@ def _pt(x, y) -> np.ndarray:
     return np.stack(np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float)), -1).reshape(-1, 2)
 
 
-def render_poses(ident: Identity, view: str, phases: Sequence[int], pixel_height: float,
-                 texture: np.ndarray | None = None) -> list[Sprite]:
-    """Render ``ident`` in viewpoint ``view`` at each gait phase of ``phases`` (0..NUM_PHASES-1).
+def render_poses(ident: Identity, view: str, phases: Sequence[float], pixel_height: float,
+                 texture: np.ndarray | None = None, *, stride: Sequence[float] | None = None,
+                 arm_swing: Sequence[float] | None = None, light: Sequence[float] | None = None) -> list[Sprite]:
+    """Render ``ident`` in viewpoint ``view`` at each gait phase of ``phases`` (0..NUM_PHASES, not
+    necessarily whole: renderer 2 draws a continuous phase per image).
 
     Args:
         pixel_height: the nominal standing height in pixels; the build's
             height factor makes the person a little taller or shorter.
         texture: :func:`texture_for` of the same person and height (computed if omitted).
+        stride, arm_swing: per pose, factors on the person's leg and arm swing (default 1).
+        light: per pose, how much darker each shape's right rim is than its left (default 0.1, light
+            from the left; negative: light from the right).
     """
     if view not in VIEWPOINTS:
         raise ValueError(f"view must be one of {VIEWPOINTS}, got {view!r}")
     if texture is None:
         texture = texture_for(ident, pixel_height)
     b = ident.build
-    P = _Painter(len(phases), pixel_height, texture, ident)
+    P = _Painter(len(phases), pixel_height, texture, ident, light)
     k = b.height  # the person's height in canvas figure units
     phi = 2 * np.pi * np.asarray(phases, float) / NUM_PHASES  # (B,)
 
@@ -258,6 +266,9 @@ def render_poses(ident: Identity, view: str, phases: Sequence[int], pixel_height
     r_ankle = 0.032 * k
     upper_arm, forearm = 0.165 * k, 0.15 * k
     amp = 0.36 * ident.stride
+    if stride is not None:
+        amp = amp * np.asarray(stride, float)
+    arm_amp = amp if arm_swing is None else amp * np.asarray(arm_swing, float)
 
     # The skeleton, before grounding: every joint is (B, 2).
     j: dict[str, np.ndarray] = {}
@@ -268,7 +279,7 @@ def render_poses(ident: Identity, view: str, phases: Sequence[int], pixel_height
             hip = _pt(np.zeros_like(ph), hip_y)
             knee = hip + _limb(swing, thigh)
             j[f"hip_{name}"], j[f"knee_{name}"], j[f"ankle_{name}"] = hip, knee, knee + _limb(swing - flex, shin)
-            arm = -0.55 * amp * np.sin(ph)  # arms counter-swing
+            arm = -0.55 * arm_amp * np.sin(ph)  # arms counter-swing
             sh = _pt(np.full_like(ph, 0.01 * k), shoulder_y + 0.02 * k)
             elbow = sh + _limb(arm, upper_arm)
             j[f"shoulder_{name}"], j[f"elbow_{name}"] = sh, elbow
@@ -278,6 +289,8 @@ def render_poses(ident: Identity, view: str, phases: Sequence[int], pixel_height
         for name, side, ph in (("right", -sign, phi), ("left", sign, phi + np.pi)):
             hip = _pt(np.full_like(ph, side * 0.052 * b.hips * k), hip_y)
             lift = 0.035 * k * np.maximum(0.0, np.cos(ph + np.pi / 4)) ** 2  # a foot in swing rises
+            if stride is not None:
+                lift = lift * np.asarray(stride, float)
             toward = 0.012 * k * np.sin(ph)  # the leading foot is nearer the camera: lower in the image
             ankle = _pt(np.full_like(ph, side * 0.055 * k), k - 0.025 * k - lift + toward)
             knee = 0.5 * (hip + ankle) + np.array([side * 0.004 * k, -0.01 * k])
@@ -285,6 +298,8 @@ def render_poses(ident: Identity, view: str, phases: Sequence[int], pixel_height
             sh = _pt(np.full_like(ph, side * (sw - 0.024 * k)), shoulder_y + 0.04 * k)
             elbow = sh + np.array([side * 0.028 * k, upper_arm * 0.98])
             swing = np.abs(0.04 * k * np.sin(ph))  # a hand swinging towards / away from the camera
+            if arm_swing is not None:
+                swing = swing * np.asarray(arm_swing, float)
             j[f"shoulder_{name}"], j[f"elbow_{name}"] = sh, elbow
             j[f"wrist_{name}"] = elbow + _pt(np.full_like(ph, side * 0.006 * k), forearm * 0.97 - swing * 0.6)
 

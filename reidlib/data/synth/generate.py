@@ -18,6 +18,15 @@ of units or on the number of worker processes. For one unit:
    its part-label PNG (labels of occluded parts become background), and a
    metadata record.
 
+Renderer 1 caches one sprite per (viewpoint, gait phase) of a person and
+reuses it wherever the plan returns to that pose; renderer 2
+(``SynthConfig.renderer``) draws every image's sprite afresh with its own
+continuous phase, stride, arm swing, light side and, per tracklet, pixel
+scale (:func:`_pose_sprites`), and writes a role map per image in
+``roles/`` (:data:`ROLES`). Each image's metadata names its sprite by a
+digest (:func:`sprite_digest`), so a test can check that no two images
+share person pixels.
+
 For test identities one image per camera (from one tracklet) becomes the
 query; junk crops (identity -1: badly placed boxes around the same person)
 go to the gallery, as in Market-1501.
@@ -25,6 +34,7 @@ go to the gallery, as in Market-1501.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -38,12 +48,16 @@ from tqdm import tqdm
 from ..masks import write_label_map
 from .camera import CameraModel, develop, encode_jpeg, noise_bank, resample_labels, sample_camera
 from .figure import NUM_PHASES, Sprite, render_figure, render_poses, texture_for
-from .identity import sample_identity
+from .identity import Identity, sample_identity
 from .presets import GENERATOR_VERSION, SynthConfig, config_key, make_config
 from .scene import Scene, World, build_world, render_scene, stable_seed
 
 SPLIT_FOLDERS = {"train": "bounding_box_train", "query": "query", "gallery": "bounding_box_test"}
 MASK_FOLDER = "masks"
+ROLE_FOLDER = "roles"  # renderer 2: who each pixel belongs to (ROLES)
+# The role map's labels: what each background variant of a study removes or keeps can be stated in these.
+ROLES = {0: "background", 1: "target person", 2: "other people", 3: "occluders"}
+TARGET, OTHERS, OCCLUDERS = 1, 2, 3
 META_FILE = "meta.json"
 COMPLETE_MARKER = ".complete"
 PERSON_HEIGHT = 0.88  # a standing person's height on the walking line, in output-image heights
@@ -169,6 +183,7 @@ class _Shot:
 
     rgb: np.ndarray  # (h, w, 3) float32
     labels: np.ndarray  # (h, w) uint8
+    roles: np.ndarray  # (h, w) uint8, ROLES
     box: tuple[float, float, float, float]  # crop box within the window
     occlusion: float  # fraction of the person's own pixels hidden by occluders
 
@@ -217,6 +232,7 @@ def _shoot(scene: Scene, sprite: Sprite, cx: float, foot_y: float, box: tuple[fl
            float(np.clip(x1 + dx - wx0, 1, wx1 - wx0)), float(np.clip(y1 + dy - wy0, 1, wy1 - wy0)))
     rgb = scene.background[wy0:wy1, wx0:wx1].copy()
     labels = np.zeros(rgb.shape[:2], np.uint8)
+    roles = np.zeros(rgb.shape[:2], np.uint8)
     px, py = cx - wx0, foot_y - wy0  # the person's foot in window coordinates
     person_h = sprite.alpha.shape[0]
 
@@ -235,7 +251,10 @@ def _shoot(scene: Scene, sprite: Sprite, cx: float, foot_y: float, box: tuple[fl
     for _ in range(min(int(rng.poisson(0.2 + 0.4 * d)), 2)):
         other = far[int(rng.integers(len(far)))]
         at_y, at_x = py - rng.uniform(0.04, 0.2) * person_h, px + rng.uniform(-0.8, 0.8) * box_w
-        _paste(rgb, other.rgb, other.alpha, int(round(at_y - other.foot[1])), int(round(at_x - other.foot[0])))
+        placed = _paste(rgb, other.rgb, other.alpha, int(round(at_y - other.foot[1])),
+                        int(round(at_x - other.foot[0])))
+        if placed is not None:
+            roles[placed[0]][other.alpha[placed[1]] > 0.5] = OTHERS
     # A passer-by between the camera and the person occludes one side.
     passer = near[int(rng.integers(len(near)))] if rng.random() < 0.04 + 0.12 * d else None
     if passer is not None:
@@ -250,6 +269,7 @@ def _shoot(scene: Scene, sprite: Sprite, cx: float, foot_y: float, box: tuple[fl
         dsl, ssl = placed
         own_mask = sprite.labels[ssl] > 0
         labels[dsl][own_mask] = sprite.labels[ssl][own_mask]
+        roles[dsl][own_mask] = TARGET
         own = int(own_mask.sum())
 
     # Scene objects in front of the walking line.
@@ -257,13 +277,15 @@ def _shoot(scene: Scene, sprite: Sprite, cx: float, foot_y: float, box: tuple[fl
     if fa.any():
         rgb = rgb * (1.0 - fa[..., None]) + scene.front_rgb[wy0:wy1, wx0:wx1]
         labels[fa > 0.5] = 0
+        roles[fa > 0.5] = OCCLUDERS
     if passer is not None:
         placed = _paste(rgb, passer.rgb, passer.alpha, *passer_at)
         if placed is not None:
             labels[placed[0]][passer.alpha[placed[1]] > 0.5] = 0
+            roles[placed[0]][passer.alpha[placed[1]] > 0.5] = OTHERS
     visible = int((labels > 0).sum())
     occlusion = 1.0 - visible / own if own else 1.0
-    return _Shot(rgb, labels, box, float(occlusion))
+    return _Shot(rgb, labels, roles, box, float(occlusion))
 
 
 # One unit ---------------------------------------------------------------------------
@@ -275,6 +297,37 @@ def _file_name(pid: int, camera: int, frame: int, detection: int) -> str:
     return f"{head}_c{camera + 1}s{seq}_{frame:06d}_{detection:02d}.jpg"
 
 
+def sprite_digest(sprite: Sprite) -> str:
+    """A short digest of a sprite's pixels (colour and coverage), the same for its mirror image.
+
+    Two images with one digest show the very same person pixels, at most mirrored.
+    """
+    digests = []
+    for s in (sprite, sprite.flipped()):
+        h = hashlib.blake2b(digest_size=8)
+        h.update(np.ascontiguousarray(s.rgb).tobytes())
+        h.update(np.ascontiguousarray(s.alpha).tobytes())
+        digests.append(h.hexdigest())
+    return min(digests)
+
+
+def _pose_sprites(ident: Identity, t: _Tracklet, count: int, person_px: float, rng: np.random.Generator,
+                  ) -> tuple[list[Sprite], float]:
+    """Renderer 2: ``count`` sprites of ``ident`` along tracklet ``t``, each its own rendering.
+
+    The tracklet draws one pixel scale (the person nearer to or further from the camera) and one light
+    side; each image its own gait phase (continuous, going on from the tracklet's start and step), stride,
+    arm swing and a little light jitter. Returns the sprites and the nominal pixel height they are drawn at.
+    """
+    px = person_px * float(np.exp(rng.normal(0.0, 0.07)))
+    light = rng.normal(0.1, 0.12)
+    phases = (t.phase0 + np.arange(count) * t.phase_step + rng.uniform(-0.5, 0.5, count)) % NUM_PHASES
+    sprites = render_poses(ident, t.view, phases, px, texture_for(ident, px),
+                           stride=np.exp(rng.normal(0.0, 0.1, count)), arm_swing=np.exp(rng.normal(0.0, 0.2, count)),
+                           light=light + rng.normal(0.0, 0.03, count))
+    return sprites, px
+
+
 def _render_unit(unit: Unit) -> dict:
     """Render and write every image of ``unit``; returns its identity and image records."""
     ctx = _CTX
@@ -283,7 +336,8 @@ def _render_unit(unit: Unit) -> dict:
     d = cfg.difficulty
     # Independent streams per unit: the person, the plan, and the per-image randomness.
     seeds = np.random.SeedSequence(entropy=[ctx.seed, 7919], spawn_key=(unit.index,))
-    id_rng, plan_rng, rng = (np.random.default_rng(s) for s in seeds.spawn(3))
+    # (The fourth stream, renderer 2's poses, leaves the first three as renderer 1 draws them.)
+    id_rng, plan_rng, rng, pose_rng = (np.random.default_rng(s) for s in seeds.spawn(4))
     ident = sample_identity(id_rng, d)
     tracklets = _plan_tracklets(unit, plan_rng, ctx)
 
@@ -297,28 +351,30 @@ def _render_unit(unit: Unit) -> dict:
 
     size = (cfg.height, cfg.width)
     person_px = PERSON_HEIGHT * cfg.height
-    texture = texture_for(ident, person_px)
-    person_h = person_px * ident.build.height
-    # Every (viewpoint, phase) the plan needs, rendered in one batch per viewpoint.
-    needed: dict[str, set[int]] = {}
-    for t in tracklets:
-        needed.setdefault(t.view, set()).update((t.phase0 + k * t.phase_step) % NUM_PHASES
-                                                for k in range(t.num_images))
-    sprites: dict[tuple[str, int], Sprite] = {}
-    for view in sorted(needed):
-        phases = sorted(needed[view])
-        sprites.update(zip(((view, p) for p in phases), render_poses(ident, view, phases, person_px, texture)))
+    # sprites[t.index]: the sprite of each image of tracklet t, then (renderer 2) of its junk crops;
+    # heights[t.index]: the person's height in scene pixels.
+    if cfg.renderer == 1:
+        sprites, heights, junk_sources = _cached_pose_sprites(ident, tracklets, person_px), {}, None
+    else:
+        # Junk crops' source images are drawn first, so that each tracklet renders its junk poses in its batch.
+        flat = [(t.index, k) for t in tracklets for k in range(t.num_images)]
+        junk_sources = [flat[int(pose_rng.integers(len(flat)))] for _ in range(unit.num_junk)]
+        sprites, heights = {}, {}
+        for t in tracklets:
+            extra = sum(1 for i, _ in junk_sources if i == t.index)
+            sprites[t.index], px = _pose_sprites(ident, t, t.num_images + extra, person_px, pose_rng)
+            heights[t.index] = px * ident.build.height
     base_frame = unit.index * ctx.frame_stride
     records: list[dict] = []
     split_default = {"train": "train", "test": "gallery", "gallery": "gallery", "distractor": "gallery"}[unit.role]
     pid = 0 if unit.role == "distractor" else unit.pid
-    shots = []  # (tracklet, k, cx, foot_y, sprite, frame) of each image, for the junk crops
+    shots = {}  # (tracklet index, k) -> (tracklet, cx, foot_y, sprite, frame) of each image, for the junk crops
 
     for t in tracklets:
         scene, camera = ctx.scenes[t.camera], ctx.cameras[t.camera]
+        person_h = heights.get(t.index, person_px * ident.build.height)
         for k in range(t.num_images):
-            phase = (t.phase0 + k * t.phase_step) % NUM_PHASES
-            sprite = sprites[(t.view, phase)]
+            sprite = sprites[t.index][k]
             if t.view == "side" and t.direction < 0:
                 sprite = sprite.flipped()
             cx = t.x + t.direction * t.speed * (k - (t.num_images - 1) / 2)
@@ -328,12 +384,21 @@ def _render_unit(unit: Unit) -> dict:
             split = "query" if (t.index, k) in queries else split_default
             frame = base_frame + t.frame0 + k * t.frame_step
             name = _file_name(pid, t.camera, frame, 1)
-            records.append(_write(ctx, split, name, shot, camera, rng, t.exposure, size, unit, t, cx))
-            shots.append((t, k, cx, foot_y, sprite, frame))
+            records.append(_write(ctx, split, name, shot, camera, rng, t.exposure, size, unit, t, cx, sprite))
+            shots[(t.index, k)] = (t, cx, foot_y, sprite, frame)
 
     # Junk: badly placed boxes around this person (gallery, identity -1).
+    next_extra = {t.index: t.num_images for t in tracklets}  # renderer 2: the next junk sprite of a tracklet
     for j in range(unit.num_junk):
-        t, k, cx, foot_y, sprite, frame = shots[int(rng.integers(len(shots)))]
+        if junk_sources is None:
+            t, cx, foot_y, sprite, frame = list(shots.values())[int(rng.integers(len(shots)))]
+        else:
+            t, cx, foot_y, _, frame = shots[junk_sources[j]]
+            sprite = sprites[t.index][next_extra[t.index]]
+            next_extra[t.index] += 1
+            if t.view == "side" and t.direction < 0:
+                sprite = sprite.flipped()
+        person_h = heights.get(t.index, person_px * ident.build.height)
         scene, camera = ctx.scenes[t.camera], ctx.cameras[t.camera]
         for _attempt in range(4):
             kind = str(rng.choice(("shifted", "loose", "part")))
@@ -343,23 +408,46 @@ def _render_unit(unit: Unit) -> dict:
             if (labels > 0).mean() > 0.03:  # keep some of the person in view
                 break
         name = _file_name(-1, t.camera, frame, 2 + j)
-        records.append(_write(ctx, "gallery", name, shot, camera, rng, t.exposure, size, unit, t, cx, junk=kind))
+        records.append(_write(ctx, "gallery", name, shot, camera, rng, t.exposure, size, unit, t, cx, sprite,
+                              junk=kind))
 
     return {"unit": unit.index, "pid": pid, "role": unit.role, "attributes": ident.to_meta(), "images": records}
 
 
+def _cached_pose_sprites(ident: Identity, tracklets: list[_Tracklet], person_px: float) -> dict[int, list[Sprite]]:
+    """Renderer 1: the sprite of each image of each tracklet, from one rendering per (viewpoint, gait phase).
+
+    Every pose the plan needs is rendered once, in one batch per viewpoint, and shared by all images in that
+    pose, across tracklets and cameras.
+    """
+    texture = texture_for(ident, person_px)
+    needed: dict[str, set[int]] = {}
+    for t in tracklets:
+        needed.setdefault(t.view, set()).update((t.phase0 + k * t.phase_step) % NUM_PHASES
+                                                for k in range(t.num_images))
+    poses: dict[tuple[str, int], Sprite] = {}
+    for view in sorted(needed):
+        phases = sorted(needed[view])
+        poses.update(zip(((view, p) for p in phases), render_poses(ident, view, phases, person_px, texture)))
+    return {t.index: [poses[(t.view, (t.phase0 + k * t.phase_step) % NUM_PHASES)] for k in range(t.num_images)]
+            for t in tracklets}
+
+
 def _write(ctx: _Context, split: str, name: str, shot: _Shot, camera: CameraModel, rng: np.random.Generator,
-           exposure: float, size: tuple[int, int], unit: Unit, t: _Tracklet, cx: float, junk: str = "") -> dict:
-    """Develop and write one image and its mask; return its metadata record."""
+           exposure: float, size: tuple[int, int], unit: Unit, t: _Tracklet, cx: float, sprite: Sprite,
+           junk: str = "") -> dict:
+    """Develop and write one image, its mask and (renderer 2) its role map; return its metadata record."""
     image = develop(shot.rgb, shot.box, camera, size, rng, exposure * np.exp(rng.normal(0.0, 0.02)),
                     noise=ctx.noise[camera.camera])
     labels = resample_labels(shot.labels, shot.box, size)
     rel = f"{SPLIT_FOLDERS[split]}/{name}"
     (ctx.out / rel).write_bytes(encode_jpeg(image, camera.jpeg_quality))
     write_label_map((ctx.out / MASK_FOLDER / rel).with_suffix(".png"), labels)
+    if ctx.config.renderer >= 2:
+        write_label_map((ctx.out / ROLE_FOLDER / rel).with_suffix(".png"), resample_labels(shot.roles, shot.box, size))
     return {"path": rel, "unit": unit.index, "camid": t.camera, "tracklet": t.index,
             "x": round(cx / ctx.config.height, 2), "occlusion": round(shot.occlusion, 2),
-            "foreground": round(float((labels > 0).mean()), 2), "junk": junk}
+            "foreground": round(float((labels > 0).mean()), 2), "junk": junk, "sprite": sprite_digest(sprite)}
 
 
 # The dataset ---------------------------------------------------------------------------
@@ -452,11 +540,12 @@ def generate(out_dir: str | os.PathLike, preset: str = "tiny", seed: int = 0, pr
 
     Layout: ``bounding_box_train/``, ``bounding_box_test/``, ``query/`` with
     Market-1501 file names, ``masks/`` mirroring them with PNG part labels,
+    ``roles/`` (renderer 2) mirroring them with PNG role labels (:data:`ROLES`),
     and ``meta.json``.
     """
     config = make_config(preset, **overrides)
     out = Path(out_dir)
-    owned = [*SPLIT_FOLDERS.values(), MASK_FOLDER, META_FILE, COMPLETE_MARKER]
+    owned = [*SPLIT_FOLDERS.values(), MASK_FOLDER, ROLE_FOLDER, META_FILE, COMPLETE_MARKER]
     for name in owned:
         path = out / name
         if path.is_dir() and any(path.iterdir()) or path.is_file():
@@ -466,6 +555,8 @@ def generate(out_dir: str | os.PathLike, preset: str = "tiny", seed: int = 0, pr
     for folder in SPLIT_FOLDERS.values():
         (out / folder).mkdir(parents=True, exist_ok=True)
         (out / MASK_FOLDER / folder).mkdir(parents=True, exist_ok=True)
+        if config.renderer >= 2:
+            (out / ROLE_FOLDER / folder).mkdir(parents=True, exist_ok=True)
 
     ctx, world = build_context(config, seed, out)
     units = plan_units(config, seed)
@@ -493,14 +584,15 @@ def generate(out_dir: str | os.PathLike, preset: str = "tiny", seed: int = 0, pr
 def _write_meta(out: Path, preset: str, seed: int, config: SynthConfig, world: World, ctx: _Context,
                 results: list[dict]) -> None:
     """``meta.json``: config, cameras and scenes, identities, and one column per image field."""
-    columns = ("path", "unit", "camid", "tracklet", "x", "occlusion", "foreground", "junk")
+    columns = ("path", "unit", "camid", "tracklet", "x", "occlusion", "foreground", "junk", "sprite")
     images = {c: [r[c] for res in results for r in res["images"]] for c in columns}
     meta = {
         "generator": "SynthReID", "version": GENERATOR_VERSION, "preset": preset,
         "seed": seed, "config": config.to_dict(), "config_key": config_key(config, seed),
         "units": {"x": "scene position in image heights along the camera's strip",
                   "occlusion": "fraction of the person hidden by occluders",
-                  "foreground": "fraction of the image labelled as the person"},
+                  "foreground": "fraction of the image labelled as the person",
+                  "sprite": "digest of the person's pixels before compositing (sprite_digest)"},
         "world": {"id": world.world_id, "family": world.family, "length": round(world.length / config.height, 3),
                   "walls": list(world.walls), "grounds": list(world.grounds),
                   "landmarks": [[m.kind, round(m.x / config.height, 3), round(m.width, 3)] for m in world.landmarks]},

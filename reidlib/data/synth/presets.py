@@ -22,6 +22,15 @@ noise, how often scene objects and other pedestrians occlude, and how much
 the detector's crops jitter. ``bg_share`` (0..1) is the probability that a
 tracklet is filmed at the person's own habitual scene position instead of an
 independent one, in every camera (see :mod:`.scene`).
+
+``renderer`` picks how people are drawn. Renderer 1 (the default, what every
+committed ``cpu`` result was trained on) draws each person at 3 viewpoints x 8
+gait phases at one pixel scale and lighting, so images of a person in
+different cameras can share the very same person pixels. Renderer 2 draws
+every image of a person as its own rendering: the gait phase, arm swing and
+light side vary continuously per image and the pixel scale per tracklet (see
+:func:`.figure.render_poses`), and it writes a role map per image (target
+person, other people, occluders, background; :data:`.generate.ROLES`).
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from dataclasses import dataclass
 
 # Bump when the generator's output changes for the same config, so caches regenerate.
 GENERATOR_VERSION = 1
+RENDERERS = (1, 2)  # SynthConfig.renderer: see the module docstring
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,7 @@ class SynthConfig:
     scene_family: str = "A"
     scene_width: int = 14  # length of the scene strip each camera films, in image widths
     low_res_cameras: tuple[int, ...] = ()  # 1-based cameras that resolve about half the output resolution
+    renderer: int = 1  # 1: cached poses (the committed studies' data); 2: every image its own rendering
 
     def __post_init__(self) -> None:
         from .scene import FAMILIES
@@ -96,12 +107,21 @@ class SynthConfig:
             problems.append("scene_width must be >= 4 image widths")
         if any(not 1 <= c <= self.num_cameras for c in self.low_res_cameras):
             problems.append("low_res_cameras are 1-based camera numbers within num_cameras")
+        if self.renderer not in RENDERERS:
+            problems.append(f"renderer must be one of {', '.join(map(str, RENDERERS))}")
         if problems:
             raise ValueError("invalid SynthConfig: " + "; ".join(problems))
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready field values (tuples as lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        """JSON-ready field values (tuples as lists).
+
+        ``renderer`` is left out at its default 1, so renderer-1 datasets keep the cache key and metadata
+        they had before renderer 2 existed (their images are unchanged).
+        """
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        if out["renderer"] == 1:
+            del out["renderer"]
+        return out
 
 
 PRESETS: dict[str, SynthConfig] = {
