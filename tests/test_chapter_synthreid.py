@@ -1,0 +1,112 @@
+"""The SynthReID chapter's own logic (reidlib.chapters.synthreid) on small hand-made inputs: no training."""
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reidlib.chapters import synthreid
+from reidlib.data.records import Record
+from reidlib.data.synth import PRESETS
+
+
+def test_each_profile_has_its_preset_and_large_presets_turn_their_knobs_on_synth_tiny():
+    assert [synthreid.default_dataset(p) for p in ("ci", "cpu", "gpu")] == ["synth-tiny", "synth-small",
+                                                                             "synth-market"]
+    with pytest.raises(KeyError):
+        synthreid.default_dataset("market")
+    assert synthreid.knob_dataset("synth-small") == "synth-small"
+    assert synthreid.knob_dataset("synth-tiny") == "synth-tiny"
+    assert synthreid.knob_dataset("synth-market") == "synth-tiny"
+    assert synthreid.knob_dataset("synth-duke") == "synth-tiny"
+
+
+def test_preset_table_has_one_row_per_preset_and_writes_ranges_as_from_to():
+    table = synthreid.preset_table()
+    assert list(table.index) == list(PRESETS)
+    assert table.loc["small", "train ids"] == PRESETS["small"].num_train_ids
+    made = SimpleNamespace(num_train_ids=3, num_test_ids=4, num_gallery_only_ids=0, num_cameras=2,
+                           num_distractor_images=5, num_junk_images=6, images_per_tracklet=(2, 7), bg_share=0.5)
+    row = synthreid.preset_table({"made": made}).loc["made"]
+    assert row["images per tracklet"] == "2-7" and row["cameras"] == 2 and row["bg_share"] == 0.5
+
+
+def fake_picture(path):
+    """A 2 x 1 picture whose every value is the number in ``path``."""
+    return np.full((2, 1, 3), int(path), dtype=np.uint8)
+
+
+def test_tracklet_rows_give_one_row_per_camera_padded_with_white():
+    records = [Record("1", 7, 2), Record("2", 7, 0), Record("3", 7, 2), Record("4", 8, 1), Record("5", 7, 2)]
+    cells, width, cameras = synthreid.tracklet_rows(records, 7, load=fake_picture)
+    assert width == 3 and cameras == [0, 2]
+    assert [int(c[0, 0, 0]) for c in cells] == [2, 255, 255, 1, 3, 5]
+    assert all(c.shape == (2, 1, 3) for c in cells)
+
+
+def test_identity_pictures_takes_the_first_training_images_of_one_identity():
+    d = SimpleNamespace(train=[Record(str(i), i % 2, 0) for i in range(1, 12)])
+    pics = synthreid.identity_pictures(d, 1, count=3, load=fake_picture)
+    assert [int(p[0, 0, 0]) for p in pics] == [1, 3, 5]
+
+
+def test_ide_scores_withdraw_a_run_without_record(monkeypatch):
+    asked = []
+    monkeypatch.setattr(synthreid, "color_histogram_baseline", lambda d: {"cmc": [0.2, 0.3], "mAP": 0.1})
+    monkeypatch.setattr(synthreid, "run_seeds", lambda cfg, seeds: asked.append((cfg, seeds)) or {"runs": []})
+    scores, withdrawn = synthreid.ide_scores("synth-tiny", None, "ci", 3, difficulty=1.0)
+    assert scores["histogram rank-1"] == 0.2 and math.isnan(scores["CNN rank-1"]) and math.isnan(scores["CNN mAP"])
+    assert withdrawn == [{"result": "IDE on synth-tiny {'difficulty': 1.0}", "reason": withdrawn[0]["reason"]}]
+    cfg, seeds = asked[0]
+    assert seeds == [3] and cfg.method == "ide" and cfg.data.dataset == "synth-tiny"
+    assert cfg.data.dataset_options["difficulty"] == 1.0
+    monkeypatch.setattr(synthreid, "run_seeds", lambda cfg, seeds: {"runs": [{"rank1": 0.6, "mAP": 0.4}]})
+    scores, withdrawn = synthreid.ide_scores("synth-tiny", None, "ci", 0)
+    assert scores["CNN rank-1"] == 0.6 and scores["CNN mAP"] == 0.4 and withdrawn == []
+
+
+def test_difficulty_scores_test_the_dataset_then_its_variants_and_collect_what_is_withdrawn(monkeypatch):
+    calls = []
+
+    def fake_scores(name, d, cnn_profile, seed, **knobs):
+        calls.append((name, d, cnn_profile, knobs))
+        gone = [{"result": name}] if knobs else []
+        return {"histogram rank-1": 1 / 3, "CNN rank-1": 0.5}, gone
+
+    monkeypatch.setattr(synthreid, "ide_scores", fake_scores)
+    monkeypatch.setattr(synthreid, "variant", lambda dataset, seed, **knobs: f"{dataset} at {knobs}")
+    table, withdrawn = synthreid.difficulty_scores("ds", "synth-market", "gpu", 0)
+    assert list(table) == ["synth-market", "synth-market, difficulty 0", "synth-market, difficulty 1"]
+    assert table["synth-market"]["histogram rank-1"] == 0.3333  # rounded to 4 digits
+    assert calls[0] == ("synth-market", "ds", "cpu", {})
+    assert calls[2] == ("synth-tiny", "synth-market at {'difficulty': 1.0}", "cpu", {"difficulty": 1.0})
+    assert withdrawn == [{"result": "synth-tiny"}, {"result": "synth-tiny"}]
+
+
+def test_difficulty_glue_says_when_a_cnn_number_is_missing():
+    hard = pd.DataFrame({"a": {"histogram rank-1": 0.1, "CNN rank-1": 0.5},
+                         "a, difficulty 0": {"histogram rank-1": 0.2, "CNN rank-1": 0.625},
+                         "a, difficulty 1": {"histogram rank-1": 0.3, "CNN rank-1": float("nan")}}).T
+    glued = synthreid.difficulty_glue(hard)
+    assert glued["hist_rank1"] == 0.1 and glued["cnn_rank1"] == 0.5
+    assert glued["cnn_difficulty"] == "62.5% at difficulty 0 and no number (its run has no record) at difficulty 1"
+
+
+def test_bias_glue_reads_the_lowest_and_highest_bg_share():
+    bias = pd.DataFrame({"bg_share 0.0": {"chance rank-1": 0.01, "KISSME rank-1": 0.1},
+                         "bg_share 0.5": {"chance rank-1": 0.01, "KISSME rank-1": 0.2},
+                         "bg_share 1.0": {"chance rank-1": 0.01, "KISSME rank-1": 0.4}}).T
+    assert synthreid.bias_glue(bias) == {"bias_r1_low": 0.1, "bias_r1_high": 0.4, "bias_chance": 0.01}
+
+
+def test_comparison_sample_is_seeded_without_repeats_and_takes_all_of_a_small_set():
+    real = [f"r{i}" for i in range(20)]
+    synth = [Record(f"s{i}", i, 0) for i in range(5)]
+    a_real, a_synth = synthreid.comparison_sample(real, synth, seed=1, count=8)
+    b_real, b_synth = synthreid.comparison_sample(real, synth, seed=1, count=8)
+    assert a_real == b_real and a_synth == b_synth
+    assert len(set(a_real)) == 8 and set(a_real) <= set(real)
+    assert sorted(r.path for r in a_synth) == [r.path for r in synth]
+    assert synthreid.comparison_sample(real, synth, seed=2, count=8)[0] != a_real
