@@ -81,3 +81,22 @@ def test_summary_keeps_the_keys_of_the_committed_results(tmp_path):
     assert list(stats.summary()) == ["images", "mean R", "mean G", "mean B", "saturation", "brightness",
                                      "edge density", "foreground"]
     assert list(stats.detail()) == ["mean abs gradient", "Laplacian variance"]
+
+
+def test_framing_statistics_reads_top_bottom_and_cuts():
+    from reidlib.data.synth.stats import framing_statistics
+
+    a = np.zeros((128, 64), np.uint8)
+    a[10:118, 20:40] = 2
+    a[3, 30] = 1  # one stray pixel does not move the top
+    b = np.zeros((128, 64), np.uint8)
+    b[0:128, 25:35] = 3  # cut at both ends
+    f = framing_statistics([a, b, np.zeros((128, 64), np.uint8)])
+    assert f["top"] == pytest.approx((10 / 128 + 0) / 2)
+    assert f["bottom"] == pytest.approx((118 / 128 + 1) / 2)
+    assert f["height"] == pytest.approx(f["bottom"] - f["top"])
+    assert f["cut at bottom"] == f["cut at top"] == 0.5
+    assert f["maps without a person"] == 1
+    assert f["foreground"] == pytest.approx(((108 * 20 + 1) / (128 * 64) + 10 / 64) / 2)
+    with pytest.raises(ValueError, match="no label map holds a person"):
+        framing_statistics([np.zeros((4, 4))])

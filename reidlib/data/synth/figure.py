@@ -78,7 +78,8 @@ def _xy(p) -> tuple[np.ndarray, np.ndarray]:
 class _Painter:
     """Draws anti-aliased, shaded shapes onto a batch of figure canvases, back to front."""
 
-    def __init__(self, batch: int, pixel_height: float, texture: np.ndarray, ident: Identity, light=None):
+    def __init__(self, batch: int, pixel_height: float, texture: np.ndarray, ident: Identity, light=None,
+                 detail: float = 1.0):
         self.h, self.w = canvas_shape(pixel_height)
         self.s = float(pixel_height)
         self.ox, self.oy = self.w / 2.0, 0.08 * self.s + 1.0
@@ -92,6 +93,7 @@ class _Painter:
         self.ident = ident
         # How much darker a shape's right rim is than its left: the side the light comes from, per pose.
         self.light = 0.1 if light is None else _col(light)
+        self.detail = detail
 
     def _window(self, x0, y0, x1, y1):
         """Pixel rows and columns covering figure-unit boxes (the union over the batch) and their coordinates."""
@@ -192,7 +194,7 @@ class _Painter:
     def finish(self, foot: tuple[float, float]) -> list[Sprite]:
         # Light falls from above: legs a little darker than the shoulders.
         fall = (1.1 - 0.2 * self.ys)[None, :, None, None]
-        grain = 1.0 + 0.12 * self.texture[None, ..., :1]
+        grain = 1.0 + 0.12 * self.detail * self.texture[None, ..., :1]
         # Ambient occlusion: pixels near the silhouette's edge are darker, as on a rounded body.
         a = self.alpha
         blur = a.copy()
@@ -232,7 +234,8 @@ def _pt(x, y) -> np.ndarray:
 
 def render_poses(ident: Identity, view: str, phases: Sequence[float], pixel_height: float,
                  texture: np.ndarray | None = None, *, stride: Sequence[float] | None = None,
-                 arm_swing: Sequence[float] | None = None, light: Sequence[float] | None = None) -> list[Sprite]:
+                 arm_swing: Sequence[float] | None = None, light: Sequence[float] | None = None,
+                 detail: float = 1.0) -> list[Sprite]:
     """Render ``ident`` in viewpoint ``view`` at each gait phase of ``phases`` (0..NUM_PHASES, not
     necessarily whole: renderer 2 draws a continuous phase per image).
 
@@ -243,13 +246,14 @@ def render_poses(ident: Identity, view: str, phases: Sequence[float], pixel_heig
         stride, arm_swing: per pose, factors on the person's leg and arm swing (default 1).
         light: per pose, how much darker each shape's right rim is than its left (default 0.1, light
             from the left; negative: light from the right).
+        detail: a factor on the contrast of the cloth's grain and creases (renderer 2 draws more).
     """
     if view not in VIEWPOINTS:
         raise ValueError(f"view must be one of {VIEWPOINTS}, got {view!r}")
     if texture is None:
         texture = texture_for(ident, pixel_height)
     b = ident.build
-    P = _Painter(len(phases), pixel_height, texture, ident, light)
+    P = _Painter(len(phases), pixel_height, texture, ident, light, detail)
     k = b.height  # the person's height in canvas figure units
     phi = 2 * np.pi * np.asarray(phases, float) / NUM_PHASES  # (B,)
 

@@ -39,7 +39,7 @@ import json
 import multiprocessing as mp
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +50,7 @@ from .camera import CameraModel, develop, encode_jpeg, noise_bank, resample_labe
 from .figure import NUM_PHASES, Sprite, render_figure, render_poses, texture_for
 from .identity import Identity, sample_identity
 from .presets import GENERATOR_VERSION, SynthConfig, config_key, make_config
-from .scene import Scene, World, build_world, render_scene, stable_seed
+from .scene import Scene, World, build_world, render_scene, stable_seed, street_grade
 
 SPLIT_FOLDERS = {"train": "bounding_box_train", "query": "query", "gallery": "bounding_box_test"}
 MASK_FOLDER = "masks"
@@ -61,6 +61,7 @@ TARGET, OTHERS, OCCLUDERS = 1, 2, 3
 META_FILE = "meta.json"
 COMPLETE_MARKER = ".complete"
 PERSON_HEIGHT = 0.88  # a standing person's height on the walking line, in output-image heights
+CLOTH_DETAIL = 2.5  # renderer 2: contrast of cloth grain and creases, times renderer 1's
 CROWD_SIZE = 12  # pre-rendered passers-by of each kind (near occluders, far background people)
 MAX_FRAMES = 1_000_000  # Market-1501 frame numbers have six digits
 
@@ -189,9 +190,15 @@ class _Shot:
 
 
 def _crop_box(rng: np.random.Generator, person_h: float, cx: float, foot_y: float, aspect: float, d: float,
-              junk: str | None = None) -> tuple[float, float, float, float]:
-    """A detector's box (x0, y0, x1, y1) in scene pixels around a person standing at (cx, foot_y)."""
+              junk: str | None = None, tight: bool = False) -> tuple[float, float, float, float]:
+    """A detector's box (x0, y0, x1, y1) in scene pixels around a person standing at (cx, foot_y).
+
+    ``tight`` (renderer 2): boxes fit as Market-1501's detector's do, the person filling about the whole
+    height, and a box shorter than the person cuts off the feet more often than the head.
+    """
     fill = rng.uniform(0.84 - 0.06 * d, 0.97)  # fraction of the box height the person fills
+    if tight and junk is None:
+        fill = rng.uniform(0.88 - 0.04 * d, 1.04)
     if junk == "loose":
         fill = rng.uniform(0.5, 0.62)
     elif junk == "part":
@@ -201,6 +208,8 @@ def _crop_box(rng: np.random.Generator, person_h: float, cx: float, foot_y: floa
     x_c = cx + rng.normal(0.0, (0.03 + 0.05 * d) * w)
     slack = max(h - person_h, 0.0)
     bottom = foot_y + slack * rng.uniform(0.25, 0.55) + rng.normal(0.0, 0.02 * h)
+    if tight and junk is None:
+        bottom -= max(person_h - h, 0.0) * rng.uniform(0.6, 1.0)
     if junk == "shifted":
         x_c = cx + rng.choice((-1, 1)) * rng.uniform(0.45, 0.7) * w
     elif junk == "part":  # a box around the upper or lower half of the body
@@ -324,7 +333,7 @@ def _pose_sprites(ident: Identity, t: _Tracklet, count: int, person_px: float, r
     phases = (t.phase0 + np.arange(count) * t.phase_step + rng.uniform(-0.5, 0.5, count)) % NUM_PHASES
     sprites = render_poses(ident, t.view, phases, px, texture_for(ident, px),
                            stride=np.exp(rng.normal(0.0, 0.1, count)), arm_swing=np.exp(rng.normal(0.0, 0.2, count)),
-                           light=light + rng.normal(0.0, 0.03, count))
+                           light=light + rng.normal(0.0, 0.03, count), detail=CLOTH_DETAIL)
     return sprites, px
 
 
@@ -379,7 +388,7 @@ def _render_unit(unit: Unit) -> dict:
                 sprite = sprite.flipped()
             cx = t.x + t.direction * t.speed * (k - (t.num_images - 1) / 2)
             foot_y = scene.foot_y + t.foot_dy
-            box = _crop_box(rng, person_h, cx, foot_y, cfg.width / cfg.height, d)
+            box = _crop_box(rng, person_h, cx, foot_y, cfg.width / cfg.height, d, tight=cfg.renderer >= 2)
             shot = _shoot(scene, sprite, cx, foot_y, box, ctx.crowd, rng, d)
             split = "query" if (t.index, k) in queries else split_default
             frame = base_frame + t.frame0 + k * t.frame_step
@@ -486,8 +495,11 @@ def build_context(config: SynthConfig, seed: int, out: Path) -> tuple[_Context, 
     unit = config.height
     world = build_world(config.scene_family, seed, config.scene_width * config.width, unit)
     scenes = [render_scene(world, c, unit, config.difficulty) for c in range(config.num_cameras)]
+    if config.renderer >= 2:
+        scenes = [replace(s, background=street_grade(s.background), front_rgb=street_grade(s.front_rgb))
+                  for s in scenes]
     cameras = [sample_camera(c, np.random.default_rng(stable_seed("camera", config.scene_family, seed, c)),
-                             config.difficulty, low_res=(c + 1) in config.low_res_cameras)
+                             config.difficulty, low_res=(c + 1) in config.low_res_cameras, renderer=config.renderer)
                for c in range(config.num_cameras)]
     rng = np.random.default_rng(stable_seed("crowd", seed))
     crowd: tuple[list[Sprite], list[Sprite]] = ([], [])

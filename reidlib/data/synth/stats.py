@@ -15,7 +15,7 @@ fairly. :func:`crops_to_measure` picks the crops to measure from a dataset;
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -184,3 +184,34 @@ def realism_table(stats: dict[str, ImageStats], candidate: str, reference: str, 
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "measure"
     return table
+
+
+def framing_statistics(label_maps: Iterable[np.ndarray], min_pixels: int = 2) -> dict[str, float]:
+    """How a crop frames its person, from (H, W) label maps (person where > 0), averaged over the maps.
+
+    A row belongs to the person when it holds at least ``min_pixels`` person pixels (a stray pixel of a
+    machine-made parsing map does not move the person's top or bottom). Returns the person's ``top`` and
+    ``bottom`` row as fractions of the crop height, its ``height`` (bottom - top), the share of crops whose
+    person reaches the last row (``cut at bottom``: feet at or past the box's edge) or the first
+    (``cut at top``), and the ``foreground`` fraction of pixels. Maps without a person are left out, and
+    counted in ``maps without a person``.
+    """
+    tops, bottoms, cut_bottom, cut_top, fg, empty = [], [], 0, 0, [], 0
+    for labels in label_maps:
+        person = np.asarray(labels) > 0
+        rows = np.flatnonzero(person.sum(1) >= min_pixels)
+        if rows.size == 0:
+            empty += 1
+            continue
+        h = person.shape[0]
+        tops.append(rows[0] / h)
+        bottoms.append((rows[-1] + 1) / h)
+        cut_bottom += rows[-1] == h - 1
+        cut_top += rows[0] == 0
+        fg.append(person.mean())
+    if not tops:
+        raise ValueError("no label map holds a person")
+    n = len(tops)
+    return {"top": float(np.mean(tops)), "bottom": float(np.mean(bottoms)),
+            "height": float(np.mean(np.subtract(bottoms, tops))), "cut at bottom": float(cut_bottom / n),
+            "cut at top": float(cut_top / n), "foreground": float(np.mean(fg)), "maps without a person": empty}
