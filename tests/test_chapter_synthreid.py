@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from reidlib.chapters import synthreid
 from reidlib.data.records import Record
@@ -110,3 +111,27 @@ def test_comparison_sample_is_seeded_without_repeats_and_takes_all_of_a_small_se
     assert len(set(a_real)) == 8 and set(a_real) <= set(real)
     assert sorted(r.path for r in a_synth) == [r.path for r in synth]
     assert synthreid.comparison_sample(real, synth, seed=2, count=8)[0] != a_real
+
+
+def test_realism_glue_counts_goals_met():
+    from reidlib.chapters.synthreid import realism_glue
+
+    realism = {"goals": [
+        {"measure": "mean abs gradient", "SynthReID v2": 12.0, "goal": ">= 11", "met": True},
+        {"measure": "Laplacian variance", "SynthReID v2": 700.0, "goal": ">= 810", "met": False},
+        {"measure": "saturation", "SynthReID v2": 0.16, "goal": "+- 0.03", "met": True}]}
+    assert realism_glue(realism) == {"realism_met": 2, "realism_goals": 3, "v2_gradient": 12.0,
+                                     "v2_laplacian": 700.0}
+
+
+def test_market_framing_sample_needs_the_parsing_maps(tmp_path):
+    from reidlib.chapters.synthreid import market_framing_sample
+
+    folder = tmp_path / "parsing" / "bounding_box_train"
+    folder.mkdir(parents=True)
+    for i in range(6):
+        Image.fromarray(np.full((8, 4), i, np.uint8)).save(folder / f"000{i}_c1s1_000001_00.png")
+    maps = market_framing_sample(tmp_path, count=3)
+    assert [int(m[0, 0]) for m in maps] == [0, 2, 4]  # evenly spaced in file order
+    with pytest.raises(FileNotFoundError, match="fewer than the 10 asked for"):
+        market_framing_sample(tmp_path, count=10)

@@ -15,16 +15,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from ..data import MaskSource, ReIDDataset, read_image
 from ..data.catalog import open_dataset
 from ..data.records import Record
 from ..data.synth import PRESETS
-from ..data.synth.stats import compare_statistics, image_statistics
+from ..data.synth.stats import compare_statistics, crops_to_measure, framing_statistics, image_statistics, realism_table
 from ..data.transforms import variant_pictures
 from ..engine import make_config, run_seeds
 from ..eval import evaluate_rank, fit_kissme, pairwise_distance
 from ..eval.color_histogram import color_histogram_baseline, color_histogram_features
+from ..paths import shared_data
 
 # The SynthReID preset each profile trains and tests on.
 PROFILE_DATASETS = {"ci": "synth-tiny", "cpu": "synth-small", "gpu": "synth-market"}
@@ -194,3 +196,57 @@ def real_comparison(ds: ReIDDataset, masks: MaskSource, real_root: str | Path, s
     real_paths, synth_recs = comparison_sample(real_paths, ds.train, seed, count)
     cmp = compare_statistics(image_statistics([r.path for r in synth_recs], masks), image_statistics(real_paths))
     return {"synthreid": cmp["a"], "cuhk01": cmp["b"], "histogram_intersection": cmp["colour histogram intersection"]}
+
+
+# Renderer 2 against real crops (issue 30): the datasets measured, as (catalog name, SynthConfig overrides).
+REALISM_DATASETS = {"SynthReID v1": ("synth-small", {}), "SynthReID v2": ("synth-small", {"renderer": 2}),
+                    "CUHK01": ("cuhk01", {}), "Market-1501": ("market1501", {})}
+
+
+def framing_sample(dataset: ReIDDataset, masks: MaskSource, count: int = 800) -> list[np.ndarray]:
+    """The label maps of ``count`` of ``dataset``'s test images of people (:func:`crops_to_measure`)."""
+    return [masks.load(path) for path in crops_to_measure(dataset, count)]
+
+
+def market_framing_sample(market_root: str | Path, count: int = 800) -> list[np.ndarray]:
+    """``count`` of Market-1501's training parsing maps, evenly spaced in file order.
+
+    The release's parsing maps (machine-made, LIP classes; person where > 0) cover the training images
+    only; the test crops come from the same detector, so their framing is the same.
+    """
+    maps = sorted((Path(market_root) / "parsing" / "bounding_box_train").glob("*.png"))
+    if len(maps) < count:
+        raise FileNotFoundError(f"{len(maps)} parsing maps under {market_root}/parsing/bounding_box_train, "
+                                f"fewer than the {count} asked for")
+    return [np.asarray(Image.open(p)) for p in maps[:: len(maps) // count][:count]]
+
+
+def realism_comparison(seed: int = 0, count: int = 800) -> dict[str, object]:
+    """Renderer 1 and 2 of SynthReID ``small`` beside CUHK01 and Market-1501: the results file
+    ``synthreid_realism``.
+
+    Image statistics (:func:`image_statistics`) of ``count`` test crops of people of each dataset
+    (:func:`crops_to_measure`), the goals of :data:`REALISM_GOALS` judged for renderer 2
+    (:func:`realism_table`), and how the crops frame their person (:func:`framing_statistics`; Market-1501's
+    from its training parsing maps, CUHK01 has no masks). Only numbers leave this function.
+    """
+    stats, framing = {}, {}
+    for name, (catalog_name, options) in REALISM_DATASETS.items():
+        root = shared_data(catalog_name) if not catalog_name.startswith("synth-") else None
+        ds = open_dataset(catalog_name, root, seed=seed, **options)
+        stats[name] = image_statistics(crops_to_measure(ds, count))
+        if catalog_name.startswith("synth-"):
+            framing[name] = framing_statistics(framing_sample(ds, MaskSource(ds.root), count))
+    framing["Market-1501"] = framing_statistics(market_framing_sample(shared_data("market1501"), count))
+    table = realism_table(stats, "SynthReID v2", "Market-1501", "SynthReID v1")
+    return {"count": count, "goals": table.reset_index().to_dict(orient="records"),
+            "hue_histograms": {name: s.hue_histogram.round(4).tolist() for name, s in stats.items()},
+            "framing": framing}
+
+
+def realism_glue(realism: dict) -> dict[str, object]:
+    """The chapter's glued figures from a ``synthreid_realism`` results file."""
+    goals = pd.DataFrame(realism["goals"]).set_index("measure")
+    return {"realism_met": int(goals["met"].sum()), "realism_goals": len(goals),
+            "v2_gradient": float(goals.loc["mean abs gradient", "SynthReID v2"]),
+            "v2_laplacian": float(goals.loc["Laplacian variance", "SynthReID v2"])}
