@@ -116,12 +116,16 @@ def test_comparison_sample_is_seeded_without_repeats_and_takes_all_of_a_small_se
 def test_realism_glue_counts_goals_met():
     from reidlib.chapters.synthreid import realism_glue
 
+    row = {"chance rank-1": 0.01, "KISSME rank-1": 0.02}
     realism = {"goals": [
         {"measure": "mean abs gradient", "SynthReID v2": 12.0, "goal": ">= 11", "met": True},
         {"measure": "Laplacian variance", "SynthReID v2": 700.0, "goal": ">= 810", "met": False},
-        {"measure": "saturation", "SynthReID v2": 0.16, "goal": "+- 0.03", "met": True}]}
+        {"measure": "saturation", "SynthReID v2": 0.16, "goal": "+- 0.03", "met": True}],
+        "colour histogram": {"SynthReID v1": {"rank-1": 0.2}, "SynthReID v2": {"rank-1": 0.06}},
+        "background only": {"SynthReID v2": {"bg_share 1.0": {**row, "KISSME rank-1": 0.05}, "bg_share 0.0": row}}}
     assert realism_glue(realism) == {"realism_met": 2, "realism_goals": 3, "v2_gradient": 12.0,
-                                     "v2_laplacian": 700.0}
+                                     "v2_laplacian": 700.0, "v1_hist_rank1": 0.2, "v2_hist_rank1": 0.06,
+                                     "v2_bias_low": 0.02, "v2_bias_high": 0.05, "v2_bias_chance": 0.01}
 
 
 def test_market_framing_sample_needs_the_parsing_maps(tmp_path):

@@ -159,9 +159,10 @@ def background_only_scores(dataset: ReIDDataset) -> dict[str, float]:
             "KISSME rank-1": learned["cmc"][0], "KISSME mAP": learned["mAP"]}
 
 
-def bias_table(dataset: str, seed: int, shares: tuple[float, ...] = (0.0, 0.5, 1.0)) -> pd.DataFrame:
-    """:func:`background_only_scores` of ``dataset``'s variants (:func:`variant`), one row per ``bg_share``."""
-    return pd.DataFrame({f"bg_share {s}": background_only_scores(variant(dataset, seed, bg_share=s))
+def bias_table(dataset: str, seed: int, shares: tuple[float, ...] = (0.0, 0.5, 1.0), **knobs) -> pd.DataFrame:
+    """:func:`background_only_scores` of ``dataset``'s variants (:func:`variant`, with the generator's
+    ``knobs``), one row per ``bg_share``."""
+    return pd.DataFrame({f"bg_share {s}": background_only_scores(variant(dataset, seed, bg_share=s, **knobs))
                          for s in shares}).T
 
 
@@ -245,8 +246,38 @@ def realism_comparison(seed: int = 0, count: int = 800) -> dict[str, object]:
 
 
 def realism_glue(realism: dict) -> dict[str, object]:
-    """The chapter's glued figures from a ``synthreid_realism`` results file."""
+    """The chapter's glued figures from a ``synthreid_realism`` results file (:func:`realism_comparison`
+    and :func:`renderer_baselines`)."""
     goals = pd.DataFrame(realism["goals"]).set_index("measure")
+    hist, bg = realism["colour histogram"], realism["background only"]["SynthReID v2"]
+    low, high = bg[min(bg)], bg[max(bg)]  # keys "bg_share 0.0" < "bg_share 1.0"
     return {"realism_met": int(goals["met"].sum()), "realism_goals": len(goals),
             "v2_gradient": float(goals.loc["mean abs gradient", "SynthReID v2"]),
-            "v2_laplacian": float(goals.loc["Laplacian variance", "SynthReID v2"])}
+            "v2_laplacian": float(goals.loc["Laplacian variance", "SynthReID v2"]),
+            "v1_hist_rank1": hist["SynthReID v1"]["rank-1"], "v2_hist_rank1": hist["SynthReID v2"]["rank-1"],
+            "v2_bias_low": low["KISSME rank-1"], "v2_bias_high": high["KISSME rank-1"],
+            "v2_bias_chance": low["chance rank-1"]}
+
+
+def baselines_tables(realism: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`renderer_baselines`' two tables: colour-histogram scores per renderer, and the background-only
+    scores with one row per (renderer, ``bg_share``)."""
+    hist = pd.DataFrame(realism["colour histogram"]).T
+    bg = pd.concat({name: pd.DataFrame(rows).T for name, rows in realism["background only"].items()},
+                   names=["renderer", "variant"])
+    return hist, bg
+
+
+def renderer_baselines(seed: int = 0, dataset: str = "synth-small") -> dict[str, object]:
+    """What renderer 2 does to the two baselines that need no CNN, beside renderer 1, on ``dataset``.
+
+    ``colour histogram``: the colour-histogram baseline's rank-1 and mAP per renderer (renderer 2 should
+    not make it easier). ``background only``: :func:`bias_table` per renderer (``bg_share`` 0 should leave
+    the background-only ranking near chance, 1 well above it).
+    """
+    out: dict[str, object] = {"colour histogram": {}, "background only": {}}
+    for name, knobs in (("SynthReID v1", {}), ("SynthReID v2", {"renderer": 2})):
+        hist = color_histogram_baseline(open_dataset(dataset, seed=seed, **knobs))
+        out["colour histogram"][name] = {"rank-1": float(hist["cmc"][0]), "mAP": float(hist["mAP"])}
+        out["background only"][name] = bias_table(dataset, seed, **knobs).round(4).to_dict(orient="index")
+    return out
