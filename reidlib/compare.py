@@ -13,6 +13,7 @@ reports what each costs at inference so that a gain can be weighed against it.
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -353,3 +354,156 @@ def learning_table(rows: list[dict]) -> pd.DataFrame:
     table[["rank1", "chance rank1"]] *= 100
     return table[["first epoch", "last epoch", "uniform guess ln(N)", "loss fall (% of ln N)",
                   "rank1", "chance rank1", "times chance"]]  # (saved records come back with their keys sorted)
+
+
+# --- The chapter's measurements, beyond the one table ---
+
+# What the results file keeps of each run (the verdict rule's test-set error needs the query count).
+KEPT_SCORES = ("seed", "rank1", "mAP", "mINP", "num_valid_queries")
+
+
+def kept_scores(runs: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """``label -> [results per seed]`` cut to :data:`KEPT_SCORES`, as the results file keeps them."""
+    return {label: [{k: r[k] for k in KEPT_SCORES} for r in results] for label, results in runs.items()}
+
+
+def variant_tests(pool: str = BACKGROUND_POOL) -> dict[str, dict]:
+    """``load_run`` settings of the background-bias paper's four test variants (Fig. 3), for :func:`retest`."""
+    from .bias import VARIANTS, variant_settings
+
+    return {v: variant_settings(v, pool, train=False) for v in VARIANTS}
+
+
+def plot_robustness(rows: list[dict], profile: str):
+    """Bars of each entry's rank-1 (%, mean and sd over seeds) per test variant; ``rows`` from :func:`retest`.
+
+    Withdrawn retests (NaN) are left out. Returns the figure.
+    """
+    import matplotlib.pyplot as plt  # (plotting libraries load only where a chapter draws)
+    import seaborn as sns
+
+    from .bias import LABELS
+
+    plot = pd.DataFrame(rows).dropna(subset=["rank1"]).assign(
+        rank1=lambda d: 100 * d["rank1"], test=lambda d: d["test"].map(LABELS),
+        entry=lambda d: d["entry"].map(lambda s: "\n".join(textwrap.wrap(s, 16))))
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    sns.barplot(plot, x="entry", y="rank1", hue="test", errorbar="sd", ax=ax)
+    ax.set(xlabel="", ylabel="rank-1 (%)", title=f"Rank-1 on the background variants ({profile} profile)")
+    ax.tick_params(axis="x", labelsize=7)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def _dial_rows(runs: dict[str, list[dict]], bg_share: float | None) -> list[dict]:
+    """``runs`` (label -> results per seed) as bias-dial rows at ``bg_share``: ``{"bg_share", "entry", ...}``."""
+    return [{"bg_share": bg_share, "entry": label, **{k: r[k] for k in KEPT_SCORES}}
+            for label, results in runs.items() for r in results]
+
+
+def bias_dial(runs: dict[str, list[dict]], profile: str, seeds: list[int], dataset: str, common: list[str],
+              bg_shares: list[float]) -> list[dict]:
+    """Every entry at the dataset's own ``bg_share`` (``runs``) and trained again at each of ``bg_shares``.
+
+    Returns rows ``{"bg_share", "entry"}`` plus :data:`KEPT_SCORES`, one per
+    entry, setting and seed; none where ``dataset`` is not SynthReID (it has no
+    such knob).
+    """
+    if not dataset.startswith("synth-"):
+        return []
+    from .data.synth.presets import make_config as synth_config
+
+    dial = _dial_rows(runs, synth_config(dataset.removeprefix("synth-")).bg_share)
+    for share in bg_shares:
+        extra = [*common, f"data.dataset_options={{bg_share: {share}}}"]
+        dial += _dial_rows(run_entries(profile, seeds, dataset, extra), share)
+    return dial
+
+
+def plot_dial(dial: list[dict], profile: str):
+    """Rank-1 and mAP (%, mean and sd over seeds) of each entry against ``bg_share``. Returns the figure."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    d = pd.DataFrame(dial)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharex=True)
+    for ax, m in zip(axes, ("rank1", "mAP")):
+        sns.lineplot(d.assign(**{m: 100 * d[m]}), x="bg_share", y=m, hue="entry", marker="o", errorbar="sd", ax=ax,
+                     legend=m == "mAP")
+        ax.set(xlabel="bg_share (shared background)", ylabel=f"{'rank-1' if m == 'rank1' else 'mAP'} (%)")
+    axes[1].legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
+    fig.suptitle(f"Accuracy against shared background ({profile} profile, mean ± sd over seeds)")
+    return fig
+
+
+def dial_means(dial: list[dict]) -> pd.DataFrame:
+    """Mean rank-1 and mAP (%) over seeds: an entry per row, a (metric, ``bg_share``) per column."""
+    d = pd.DataFrame(dial)
+    return (d.groupby(["entry", "bg_share"], sort=False)[["rank1", "mAP"]].mean() * 100).unstack("bg_share").round(1)
+
+
+def localisation(runs: dict[str, list[dict]], device: str = "auto", synthetic: bool = True) -> list[dict]:
+    """How well each entry's attention map finds the person, beside its rank-1 gain over the baseline.
+
+    One row per entry with an attention map (:attr:`Entry.attention`) and
+    seed: ``entry``, ``seed``, ``gain`` (rank-1 minus the baseline's of the
+    same seed, points) and, on SynthReID (``synthetic``, whose masks are
+    exact), the map's ``iou`` and ``contrast`` with the true person
+    (:func:`reidlib.engine.records.attention_run_scores`).
+    """
+    from .engine.records import attention_run_scores
+
+    base = {r["seed"]: r["rank1"] for r in runs[BASELINE]}
+    rows = []
+    for e in ENTRIES:
+        if e.attention is None:
+            continue
+        for r in runs[e.label]:
+            s = attention_run_scores(r, e.attention, device=device) if synthetic else {}
+            rows.append({"entry": e.label, "seed": r["seed"], "gain": 100 * (r["rank1"] - base[r["seed"]]),
+                         **{k: s[k] for k in ("iou", "contrast") if k in s}})
+    return rows
+
+
+def plot_localisation(loc: pd.DataFrame):
+    """Rank-1 gain over the baseline against attention IoU, a point per entry and seed. Returns the figure."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    sns.scatterplot(loc, x="iou", y="gain", hue="entry", ax=ax)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set(xlabel="attention IoU with the person", ylabel="rank-1 gain over the baseline (points)")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def real_data(runs: dict[str, list[dict]], profile: str, seeds: list[int], dataset: str, data_root: str | None,
+              real_dataset: str, real_root, common: list[str], device: str, withdrawn: list[dict]) -> dict:
+    """The real dataset's part of the chapter: the SynthReID runs tested on it, and every entry trained on it.
+
+    ``runs`` are the entries' runs on ``dataset``; ``real_root`` holds
+    ``real_dataset``, whose masks and parts come from the study's person
+    segmenter. The withdrawn transfer tests are appended to ``withdrawn``
+    before any real-data run is trained. Returns ``{"transfer": retest rows,
+    "trained": label -> kept scores per seed, "learning": identity_learning
+    rows of the baseline on both datasets}``.
+    """
+    from .data.catalog import open_dataset
+    from .data.segment import cached_masks
+
+    real = {}
+    masks = cached_masks(real_root, real_dataset, progress=profile != "ci")
+    # The transfer test first: it needs only the SynthReID runs above, so a partial run
+    # (python -m reidlib.notebooks --partial) records it before any CUHK01 run is trained.
+    transfer = retest(runs, {"CUHK01": {"data.test_dataset": real_dataset, "data.test_data_root": str(real_root)}},
+                      device, test_mask_root=masks)  # (masks only for the entries that read them)
+    real["transfer"] = transfer.to_dict(orient="records")
+    withdrawn.extend(withdrawn_tests(transfer))
+    extra = [*common, f"data.data_root={real_root}", f"data.mask_root={masks}"]
+    real_runs = run_entries(profile, seeds, real_dataset, extra)
+    real["trained"] = kept_scores(real_runs)
+    # How far the baseline, the reference of every verdict, learned on each dataset.
+    real["learning"] = (identity_learning(runs[BASELINE], open_dataset(dataset, data_root))
+                        + identity_learning(real_runs.get(BASELINE, []), open_dataset(real_dataset, real_root)))
+    return real

@@ -194,3 +194,84 @@ def test_a_question_is_not_testable_where_the_baseline_did_not_learn_the_real_da
     # CUHK01's baseline: rank-1 1.5 %, 6.5 times chance (floor 10): its column is not testable
     assert calls.loc["real data", "verdict"] == "not testable here"
     assert calls.loc["accuracy", "verdict"] == "better"
+
+
+def test_kept_scores_keep_what_the_results_file_keeps():
+    kept = compare.kept_scores({"x": [{**runs([0.5])[0], "mAP": 0.3, "mINP": 0.1, "history": [1]}]})
+    assert kept == {"x": [{"seed": 0, "rank1": 0.5, "mAP": 0.3, "mINP": 0.1, "num_valid_queries": 10000}]}
+
+
+def test_variant_tests_are_the_four_test_variants_with_the_pool_for_random_backgrounds():
+    tests = compare.variant_tests()
+    assert list(tests) == ["original", "background_only", "mean_background", "random_background"]
+    assert tests["mean_background"] == {"data.test_background": "mean_background"}
+    assert tests["random_background"]["data.background_pool"] == compare.BACKGROUND_POOL
+
+
+def test_bias_dial_adds_the_datasets_own_share_to_the_ones_trained_again(monkeypatch):
+    from reidlib.data.synth.presets import make_config as synth_config
+
+    trained = []
+
+    def fake_run_entries(profile, seeds, dataset, common):
+        trained.append(common[-1])
+        return {compare.BASELINE: [{**r, "mAP": 0.2, "mINP": 0.1} for r in runs([0.4, 0.5])]}
+
+    monkeypatch.setattr(compare, "run_entries", fake_run_entries)
+    own = {compare.BASELINE: [{**r, "mAP": 0.3, "mINP": 0.1, "history": []} for r in runs([0.6, 0.7])]}
+    dial = compare.bias_dial(own, "ci", [0, 1], "synth-tiny", ["device=cpu"], [0.0, 1.0])
+    assert trained == ["data.dataset_options={bg_share: 0.0}", "data.dataset_options={bg_share: 1.0}"]
+    assert [r["bg_share"] for r in dial] == [synth_config("tiny").bg_share] * 2 + [0.0, 0.0, 1.0, 1.0]
+    assert set(dial[0]) == {"bg_share", "entry", *compare.KEPT_SCORES}
+    means = compare.dial_means(dial)
+    assert means.loc[compare.BASELINE, ("rank1", 0.0)] == pytest.approx(45.0)
+    assert compare.bias_dial(own, "ci", [0, 1], "cuhk01", [], [0.0]) == []  # no knob on real data
+
+
+def test_localisation_rows_only_for_entries_with_an_attention_map(monkeypatch):
+    from reidlib.engine import records
+
+    asked = []
+
+    def fake_scores(run, key, device="auto"):
+        asked.append(key)
+        return {"iou": 0.5, "contrast": 0.2, "inside": 0.9}
+
+    monkeypatch.setattr(records, "attention_run_scores", fake_scores)
+    all_runs = {e.label: runs([0.5, 0.6]) for e in compare.ENTRIES}
+    all_runs["FA-Net"] = runs([0.55, 0.6])
+    rows = compare.localisation(all_runs, "cpu")
+    with_maps = [e.label for e in compare.ENTRIES if e.attention]
+    assert [r["entry"] for r in rows] == [label for label in with_maps for _ in range(2)]
+    assert rows[0] == {"entry": "FA-Net", "seed": 0, "gain": pytest.approx(5.0), "iou": 0.5, "contrast": 0.2}
+    assert set(asked) == {e.attention for e in compare.ENTRIES if e.attention}
+    assert "iou" not in compare.localisation(all_runs, "cpu", synthetic=False)[0]  # real data: no exact masks
+
+
+def test_real_data_records_the_withdrawn_transfer_tests_before_training(monkeypatch):
+    from reidlib.data import catalog, segment
+
+    transfer = pd.DataFrame([{"entry": compare.BASELINE, "seed": 0, "test": "CUHK01", "rank1": float("nan"),
+                              "num_valid_queries": float("nan"), "withdrawn": "no weights here"}])
+    monkeypatch.setattr(segment, "cached_masks", lambda root, name, progress=True: "/masks")
+    monkeypatch.setattr(compare, "retest", lambda runs, tests, device, test_mask_root=None: transfer)
+
+    def not_trained(*args):
+        raise RuntimeError("not trained")
+
+    monkeypatch.setattr(compare, "run_entries", not_trained)
+    withdrawn = []
+    with pytest.raises(RuntimeError):
+        compare.real_data({}, "cpu", [0], "synth-tiny", None, "cuhk01", "/real", [], "cpu", withdrawn)
+    assert withdrawn == [{"result": f"{compare.BASELINE}: CUHK01 test", "reason": "no weights here"}]
+
+    monkeypatch.setattr(compare, "run_entries", lambda profile, seeds, dataset, extra: {
+        compare.BASELINE: [{**runs([0.3])[0], "mAP": 0.2, "mINP": 0.1, "extra": extra}]})
+    monkeypatch.setattr(catalog, "open_dataset", lambda name, root: name)
+    monkeypatch.setattr(compare, "identity_learning", lambda results, data: [{"dataset": data}])
+    real = compare.real_data({compare.BASELINE: []}, "cpu", [0], "synth-tiny", None, "cuhk01", "/real", ["a=1"],
+                             "cpu", [])
+    assert real["trained"] == {compare.BASELINE: [{"seed": 0, "rank1": 0.3, "mAP": 0.2, "mINP": 0.1,
+                                                   "num_valid_queries": 10000}]}
+    assert real["learning"] == [{"dataset": "synth-tiny"}, {"dataset": "cuhk01"}]
+    assert real["transfer"][0]["withdrawn"] == "no weights here"

@@ -14,9 +14,6 @@ import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 MAX_LOGIC_LINES = 15
-# Chapters whose logic has not moved into reidlib yet: expected to fail (strict, so the entry must go when the
-# chapter is mended).
-NOT_YET_THIN = {"bgbias", "comparison"}
 
 
 def logic_lines(source: str) -> int:
@@ -34,9 +31,7 @@ def test_logic_lines_counts_what_it_should():
     assert logic_lines(source) == 3
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(
-    strict=True, reason="issue 35, item 5: this chapter's logic is still in its notebook")) if p.stem in NOT_YET_THIN
-    else p for p in NOTEBOOKS], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_code_cells_are_thin(path):
     cells = json.loads(path.read_text())["cells"]
     heavy = [(i, logic_lines("".join(c["source"]))) for i, c in enumerate(cells)
