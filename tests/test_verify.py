@@ -84,7 +84,8 @@ def test_key_paths_read_as_python_subscripts():
 
 def test_the_notebooks_that_write_more_than_one_results_file_are_found():
     assert notebooks.results_written(NOTEBOOKS_DIR / "datasets.ipynb") == ["datasets", "datasets_real"]
-    assert notebooks.results_written(NOTEBOOKS_DIR / "synthreid.ipynb") == ["synthreid", "synthreid_vs_cuhk01"]
+    assert notebooks.results_written(NOTEBOOKS_DIR / "synthreid.ipynb") == [
+        "synthreid", "synthreid_realism", "synthreid_vs_cuhk01"]
     assert notebooks.results_written(NOTEBOOKS_DIR / "fmn.ipynb") == ["fmn"]
 
 
