@@ -79,6 +79,20 @@ def overlay_parts(image, labels, alpha: float = 0.5) -> np.ndarray:
     return out.clip(0, 255).astype(np.uint8)
 
 
+def finish_rows(fig, axes, row_labels):
+    """Close a (rows, cols) grid of pictures: ``row_labels`` down the first column, no ticks, tight layout.
+
+    For grids drawn by hand (heat maps over images, masks with their own colour maps); returns the figure.
+    """
+    for ax, label in zip(axes[:, 0], row_labels):
+        ax.set_ylabel(label)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
 def image_grid(images, titles=None, ncols: int = 8, scale: float = 0.9, row_labels=None):
     """Show (H, W, 3) pictures in a grid; returns the figure."""
     images = list(images)

@@ -32,6 +32,7 @@ from ..engine.records import attention_run_scores, evaluate_run
 from ..eval import chance_rank1
 from ..models.fanet import ABLATION_ROWS
 from ..papers import reported, value
+from ..viz import finish_rows
 
 # The paper's main tables are on Market-1501; Table III names its datasets as "train->test".
 PAPER_DATASET = "market1501"
@@ -281,13 +282,7 @@ def branch_figure(trainer, count: int = 5):
             mask = key.startswith("Z")  # masks on a fixed 0-1 scale, features on their own
             axes[i, j].imshow(maps[key][j].cpu().numpy(), cmap="viridis", vmin=0 if mask else None,
                               vmax=1 if mask else None)
-    for i, label in enumerate(("image", "F", "Zf", "B", "Zb")):
-        axes[i, 0].set_ylabel(label)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    return fig
+    return finish_rows(fig, axes, ("image", "F", "Zf", "B", "Zb"))
 
 
 def background_variants(dataset: str, mask_root: str | None = None) -> dict[str, dict]:

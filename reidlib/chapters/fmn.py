@@ -27,6 +27,7 @@ from ..engine.records import MissingRunError, attention_run_scores, load_for_pic
 from ..eval import pairwise_distance
 from ..eval.explain import first_matches
 from ..papers import value
+from ..viz import finish_rows
 
 # Why a result is withdrawn (rule v2): runs without a committed record, and scores that no record holds.
 NO_RECORD = "trained before run records were kept; retrained by the FA-Net / FMN chapter issue"
@@ -354,13 +355,7 @@ def mask_figure(trainer, count: int = 5):
     for j, rec in enumerate(records):
         axes[0, j].imshow(read_image(rec.path).permute(1, 2, 0).numpy())
         axes[1, j].imshow(out["mask_normalised"][j, 0].cpu().numpy(), cmap="viridis", vmin=0, vmax=1)
-    for i, label in enumerate(("image", "FMN mask")):
-        axes[i, 0].set_ylabel(label)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    return fig
+    return finish_rows(fig, axes, ("image", "FMN mask"))
 
 
 def grn_and_fmn_matches(run: dict, device: str):
@@ -428,13 +423,7 @@ def fig4_figure(trainer, ranked: dict[str, pd.DataFrame], query: list, gallery: 
                                                    mode="bilinear")[0, 0]
             axes[row, j].imshow(pic)
             axes[row, j].imshow(heat.numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
-    for row, label in enumerate(("image", "GRN", "LAN")):
-        axes[row, 0].set_ylabel(label)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    return fig
+    return finish_rows(fig, axes, ("image", "GRN", "LAN"))
 
 
 # -- Claims the chapter had skipped -------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from ..data.mask_quality import degrade, mask_iou
 from ..engine.records import attention_run_scores, distance_run_scores, evaluate_run
 from ..models.mgcam import ABLATION_ROWS, PAPER_ROWS, overrides
 from ..papers import value
+from ..viz import finish_rows
 
 ORACLE = "oracle masks at test"
 
@@ -287,13 +288,7 @@ def body_map_figure(trainer, count: int = 5):
         axes[0, j].imshow(read_image(rec.path).permute(1, 2, 0).numpy())
         axes[1, j].imshow(masks.load(rec.path) > 0, cmap="gray")
         axes[2, j].imshow(body[j, 0].cpu().numpy(), cmap="viridis", vmin=0, vmax=1)
-    for i, label in enumerate(("image", "mask", "body map")):
-        axes[i, 0].set_ylabel(label)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    return fig
+    return finish_rows(fig, axes, ("image", "mask", "body map"))
 
 
 # ---------------------------------------------------------------------------------------------- beyond the paper
