@@ -363,7 +363,8 @@ def _render_unit(unit: Unit) -> dict:
     # sprites[t.index]: the sprite of each image of tracklet t, then (renderer 2) of its junk crops;
     # heights[t.index]: the person's height in scene pixels.
     if cfg.renderer == 1:
-        sprites, heights, junk_sources = _cached_pose_sprites(ident, tracklets, person_px), {}, None
+        sprites, junk_sources = _cached_pose_sprites(ident, tracklets, person_px), None
+        heights = {t.index: person_px * ident.build.height for t in tracklets}
     else:
         # Junk crops' source images are drawn first, so that each tracklet renders its junk poses in its batch.
         flat = [(t.index, k) for t in tracklets for k in range(t.num_images)]
@@ -381,7 +382,7 @@ def _render_unit(unit: Unit) -> dict:
 
     for t in tracklets:
         scene, camera = ctx.scenes[t.camera], ctx.cameras[t.camera]
-        person_h = heights.get(t.index, person_px * ident.build.height)
+        person_h = heights[t.index]
         for k in range(t.num_images):
             sprite = sprites[t.index][k]
             if t.view == "side" and t.direction < 0:
@@ -398,16 +399,17 @@ def _render_unit(unit: Unit) -> dict:
 
     # Junk: badly placed boxes around this person (gallery, identity -1).
     next_extra = {t.index: t.num_images for t in tracklets}  # renderer 2: the next junk sprite of a tracklet
+    shot_list = list(shots.values())
     for j in range(unit.num_junk):
         if junk_sources is None:
-            t, cx, foot_y, sprite, frame = list(shots.values())[int(rng.integers(len(shots)))]
+            t, cx, foot_y, sprite, frame = shot_list[int(rng.integers(len(shot_list)))]
         else:
             t, cx, foot_y, _, frame = shots[junk_sources[j]]
             sprite = sprites[t.index][next_extra[t.index]]
             next_extra[t.index] += 1
             if t.view == "side" and t.direction < 0:
                 sprite = sprite.flipped()
-        person_h = heights.get(t.index, person_px * ident.build.height)
+        person_h = heights[t.index]
         scene, camera = ctx.scenes[t.camera], ctx.cameras[t.camera]
         for _attempt in range(4):
             kind = str(rng.choice(("shifted", "loose", "part")))
