@@ -139,3 +139,69 @@ def test_market_framing_sample_needs_the_parsing_maps(tmp_path):
     assert [int(m[0, 0]) for m in maps] == [0, 2, 4]  # evenly spaced in file order
     with pytest.raises(FileNotFoundError, match="fewer than the 10 asked for"):
         market_framing_sample(tmp_path, count=10)
+
+
+def test_renderer_transfer_tests_each_renderer_on_its_own_split_and_the_real_sets_and_withdraws_the_missing(
+        monkeypatch):
+    from reidlib.ablation import Withdrawn
+
+    configs = []
+
+    def fake_run_seeds(cfg, seeds):
+        configs.append(cfg)
+        return {"runs": [{"seed": s, "config": cfg} for s in seeds]}
+
+    def fake_evaluate(run, overrides, what, reason=None, device="auto"):
+        if overrides.get("data.test_dataset") == "market1501" and run["seed"] == 4:
+            return Withdrawn(what, "no weights here")
+        return {"rank1": {3: 0.1, 4: 0.2}.get(run["seed"], 0.01), "mAP": 0.05}
+
+    monkeypatch.setattr(synthreid, "run_seeds", fake_run_seeds)
+    monkeypatch.setattr("reidlib.ablation.evaluate_or_withdraw", fake_evaluate)
+    out = synthreid.renderer_transfer(seeds=(3, 4), profile="ci", dataset="synth-tiny")
+    # Both renderers on synth-tiny, then the CUHK01 reference; renderer 2 is the one knob that differs.
+    assert [c.data.dataset for c in configs] == ["synth-tiny", "synth-tiny", "cuhk01"]
+    assert configs[0].data.dataset_options == {} and configs[1].data.dataset_options == {"renderer": 2}
+    assert configs[0].model == configs[1].model and configs[0].schedule == configs[1].schedule
+    rows = pd.DataFrame(out["rows"])
+    assert len(rows) == 2 * 2 * 3 + 3  # 2 renderers x 2 seeds x 3 tests, and the reference's committed 3 seeds
+    assert list(rows[rows["trained on"] == "CUHK01"]["seed"]) == [0, 1, 2]
+    assert set(rows["tested on"]) == {"own test split", "CUHK01", "Market-1501"}
+    gone = rows[rows["rank-1"].isna()]
+    assert list(gone["tested on"]) == ["Market-1501", "Market-1501"] and set(gone["seed"]) == {4}
+    assert len(out["withdrawn"]) == 2 and "no weights here" in out["withdrawn"][0]["reason"]
+    table = synthreid.transfer_table(out)
+    assert table.loc["SynthReID v2", ("rank-1", "CUHK01")] == pytest.approx(15.0)  # mean of 10 % and 20 %
+    assert table.loc["SynthReID v1", ("rank-1", "Market-1501")] == pytest.approx(10.0)  # the seed left is kept
+    assert math.isnan(table.loc["CUHK01", ("rank-1", "Market-1501")])
+
+
+def test_background_only_cnn_trains_on_background_only_images_per_renderer_and_share(monkeypatch):
+    configs = []
+    monkeypatch.setattr(synthreid, "run_seeds", lambda cfg, seeds: configs.append(cfg) or {
+        "runs": [] if cfg.data.dataset_options.get("renderer") == 2 and cfg.data.dataset_options["bg_share"] == 1.0
+        else [{"rank1": 0.3, "mAP": 0.2}]})
+    gallery = [SimpleNamespace(pid=p) for p in (1, 2, 3, 4, 0, -1)]  # distractors and junk are no identity
+    monkeypatch.setattr(synthreid, "variant", lambda dataset, seed, **knobs: SimpleNamespace(gallery=gallery))
+    out = synthreid.background_only_cnn(seed=0, profile="ci", dataset="synth-tiny")
+    assert {c.data.background for c in configs} == {"background_only"}
+    assert [c.data.dataset_options for c in configs] == [{"bg_share": 0.0}, {"bg_share": 1.0},
+                                                         {"bg_share": 0.0, "renderer": 2},
+                                                         {"bg_share": 1.0, "renderer": 2}]
+    assert [r["chance rank-1"] for r in out["rows"]] == [0.25] * 4
+    assert math.isnan(out["rows"][-1]["rank-1"]) and len(out["withdrawn"]) == 1
+
+
+def test_transfer_glue_reads_the_means_per_renderer_and_the_dial_ends_under_renderer_2():
+    rows = [{"trained on": name, "seed": s, "tested on": test, "rank-1": r1 + s * 0.02, "mAP": 0.1}
+            for name, r1 in (("SynthReID v1", 0.05), ("SynthReID v2", 0.09)) for s in (0, 1)
+            for test in ("own test split", "CUHK01", "Market-1501")]
+    rows += [{"trained on": "CUHK01", "seed": s, "tested on": "CUHK01", "rank-1": 0.015, "mAP": 0.03} for s in (0, 1)]
+    dial = {"rows": [{"renderer": r, "bg_share": b, "chance rank-1": 0.01, "rank-1": v, "mAP": v / 2}
+                     for r, b, v in (("SynthReID v1", 0.0, 0.02), ("SynthReID v1", 1.0, 0.3),
+                                     ("SynthReID v2", 1.0, 0.25), ("SynthReID v2", 0.0, 0.011))]}
+    glued = synthreid.transfer_glue({"rows": rows}, dial)
+    assert glued["v2_cuhk01"] == pytest.approx(0.10) and glued["v1_market"] == pytest.approx(0.06)
+    assert glued["cuhk01_trained"] == pytest.approx(0.015)
+    assert (glued["v2_cnn_low"], glued["v2_cnn_high"], glued["v2_cnn_chance"]) == (0.011, 0.25, 0.01)
+    assert list(synthreid.dial_table(dial).index.names) == ["renderer", "bg_share"]
