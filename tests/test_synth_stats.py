@@ -100,3 +100,19 @@ def test_framing_statistics_reads_top_bottom_and_cuts():
     assert f["foreground"] == pytest.approx(((108 * 20 + 1) / (128 * 64) + 10 / 64) / 2)
     with pytest.raises(ValueError, match="no label map holds a person"):
         framing_statistics([np.zeros((4, 4))])
+
+
+def test_role_shares_average_each_roles_pixel_share_and_refuse_unknown_labels():
+    from reidlib.data.synth.stats import role_map_path, role_shares
+
+    a = np.zeros((4, 2), np.uint8)  # all background
+    b = np.array([[1, 1], [1, 1], [2, 2], [3, 0]], np.uint8)
+    shares = role_shares([a, b])
+    assert shares == pytest.approx({"background": (1 + 1 / 8) / 2, "target person": 0.25, "other people": 0.125,
+                                    "occluders": 1 / 16})
+    assert sum(shares.values()) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="label 7"):
+        role_shares([np.full((2, 2), 7, np.uint8)])
+    with pytest.raises(ValueError, match="no role maps"):
+        role_shares([])
+    assert role_map_path("/d/query/0001_c1s1_000001_01.jpg", "/d") == "/d/roles/query/0001_c1s1_000001_01.png"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -215,3 +216,32 @@ def framing_statistics(label_maps: Iterable[np.ndarray], min_pixels: int = 2) ->
     return {"top": float(np.mean(tops)), "bottom": float(np.mean(bottoms)),
             "height": float(np.mean(np.subtract(bottoms, tops))), "cut at bottom": float(cut_bottom / n),
             "cut at top": float(cut_top / n), "foreground": float(np.mean(fg)), "maps without a person": empty}
+
+
+def role_map_path(image_path: str | os.PathLike, root: str | os.PathLike) -> str:
+    """The renderer-2 role map (:data:`.generate.ROLES`) of the SynthReID image at ``image_path`` under ``root``."""
+    from .generate import ROLE_FOLDER
+
+    rel = os.path.relpath(image_path, root)
+    return str((Path(root) / ROLE_FOLDER / rel).with_suffix(".png"))
+
+
+def role_shares(role_maps: Iterable[np.ndarray]) -> dict[str, float]:
+    """The mean share of a crop's pixels that each role of :data:`.generate.ROLES` holds (background,
+    target person, other people, occluders), over renderer-2 role maps; the shares add up to 1.
+
+    A background variant that blanks the target person keeps the other roles: this says how much of
+    what it keeps is someone else or something in front of the person rather than scenery.
+    """
+    from .generate import ROLES
+
+    sums, n = np.zeros(len(ROLES)), 0
+    for roles in role_maps:
+        roles = np.asarray(roles)
+        if roles.max(initial=0) >= len(ROLES):
+            raise ValueError(f"a role map holds label {roles.max()}, outside the roles {ROLES}")
+        sums += np.bincount(roles.ravel(), minlength=len(ROLES)) / roles.size
+        n += 1
+    if n == 0:
+        raise ValueError("no role maps given")
+    return {name: float(sums[k] / n) for k, name in ROLES.items()}
