@@ -122,10 +122,15 @@ def test_realism_glue_counts_goals_met():
         {"measure": "Laplacian variance", "SynthReID v2": 700.0, "goal": ">= 810", "met": False},
         {"measure": "saturation", "SynthReID v2": 0.16, "goal": "+- 0.03", "met": True}],
         "colour histogram": {"SynthReID v1": {"rank-1": 0.2}, "SynthReID v2": {"rank-1": 0.06}},
-        "background only": {"SynthReID v2": {"bg_share 1.0": {**row, "KISSME rank-1": 0.05}, "bg_share 0.0": row}}}
-    assert realism_glue(realism) == {"realism_met": 2, "realism_goals": 3, "v2_gradient": 12.0,
-                                     "v2_laplacian": 700.0, "v1_hist_rank1": 0.2, "v2_hist_rank1": 0.06,
-                                     "v2_bias_low": 0.02, "v2_bias_high": 0.05, "v2_bias_chance": 0.01}
+        "background only": {"SynthReID v2": {"bg_share 1.0": {**row, "KISSME rank-1": 0.05,
+                                                              "histogram top-1 in own camera": 0.98},
+                                             "bg_share 0.0": row},
+                            "SynthReID v1": {"bg_share 1.0": {"histogram top-1 in own camera": 0.88}}},
+        "roles": {"SynthReID v2": {"background": 0.5, "target person": 0.3, "other people": 0.15, "occluders": 0.05}}}
+    assert realism_glue(realism) == pytest.approx({
+        "realism_met": 2, "realism_goals": 3, "v2_gradient": 12.0, "v2_laplacian": 700.0, "v1_hist_rank1": 0.2,
+        "v2_hist_rank1": 0.06, "v2_bias_low": 0.02, "v2_bias_high": 0.05, "v2_bias_chance": 0.01,
+        "v2_others_kept": 0.2 / 0.7, "v1_own_camera": 0.88, "v2_own_camera": 0.98})  # of what blanking the target keeps, other people and occluders
 
 
 def test_market_framing_sample_needs_the_parsing_maps(tmp_path):
@@ -149,7 +154,7 @@ def test_renderer_transfer_tests_each_renderer_on_its_own_split_and_the_real_set
 
     def fake_run_seeds(cfg, seeds):
         configs.append(cfg)
-        return {"runs": [{"seed": s, "config": cfg} for s in seeds]}
+        return {"runs": [{"seed": s, "config": cfg, "rank1": 0.5, "mAP": 0.4} for s in seeds]}
 
     def fake_evaluate(run, overrides, what, reason=None, device="auto"):
         if overrides.get("data.test_dataset") == "market1501" and run["seed"] == 4:
@@ -163,6 +168,7 @@ def test_renderer_transfer_tests_each_renderer_on_its_own_split_and_the_real_set
     assert [c.data.dataset for c in configs] == ["synth-tiny", "synth-tiny", "cuhk01"]
     assert configs[0].data.dataset_options == {} and configs[1].data.dataset_options == {"renderer": 2}
     assert configs[0].model == configs[1].model and configs[0].schedule == configs[1].schedule
+    assert str(configs[2].data.mask_root).endswith("masks/cuhk01")  # as the comparison chapter's CUHK01 runs
     rows = pd.DataFrame(out["rows"])
     assert len(rows) == 2 * 2 * 3 + 3  # 2 renderers x 2 seeds x 3 tests, and the reference's committed 3 seeds
     assert list(rows[rows["trained on"] == "CUHK01"]["seed"]) == [0, 1, 2]
@@ -174,34 +180,28 @@ def test_renderer_transfer_tests_each_renderer_on_its_own_split_and_the_real_set
     assert table.loc["SynthReID v2", ("rank-1", "CUHK01")] == pytest.approx(15.0)  # mean of 10 % and 20 %
     assert table.loc["SynthReID v1", ("rank-1", "Market-1501")] == pytest.approx(10.0)  # the seed left is kept
     assert math.isnan(table.loc["CUHK01", ("rank-1", "Market-1501")])
+    # The own test split (and the CUHK01 reference on CUHK01) is each run's own result, not a new test.
+    assert table.loc["SynthReID v1", ("rank-1", "own test split")] == table.loc["CUHK01", ("rank-1", "CUHK01")] == 50.0
 
 
-def test_background_only_cnn_trains_on_background_only_images_per_renderer_and_share(monkeypatch):
-    configs = []
-    monkeypatch.setattr(synthreid, "run_seeds", lambda cfg, seeds: configs.append(cfg) or {
-        "runs": [] if cfg.data.dataset_options.get("renderer") == 2 and cfg.data.dataset_options["bg_share"] == 1.0
-        else [{"rank1": 0.3, "mAP": 0.2}]})
-    gallery = [SimpleNamespace(pid=p) for p in (1, 2, 3, 4, 0, -1)]  # distractors and junk are no identity
-    monkeypatch.setattr(synthreid, "variant", lambda dataset, seed, **knobs: SimpleNamespace(gallery=gallery))
-    out = synthreid.background_only_cnn(seed=0, profile="ci", dataset="synth-tiny")
-    assert {c.data.background for c in configs} == {"background_only"}
-    assert [c.data.dataset_options for c in configs] == [{"bg_share": 0.0}, {"bg_share": 1.0},
-                                                         {"bg_share": 0.0, "renderer": 2},
-                                                         {"bg_share": 1.0, "renderer": 2}]
-    assert [r["chance rank-1"] for r in out["rows"]] == [0.25] * 4
-    assert math.isnan(out["rows"][-1]["rank-1"]) and len(out["withdrawn"]) == 1
-
-
-def test_transfer_glue_reads_the_means_per_renderer_and_the_dial_ends_under_renderer_2():
+def test_transfer_glue_reads_the_means_per_renderer_and_test_set():
     rows = [{"trained on": name, "seed": s, "tested on": test, "rank-1": r1 + s * 0.02, "mAP": 0.1}
             for name, r1 in (("SynthReID v1", 0.05), ("SynthReID v2", 0.09)) for s in (0, 1)
             for test in ("own test split", "CUHK01", "Market-1501")]
     rows += [{"trained on": "CUHK01", "seed": s, "tested on": "CUHK01", "rank-1": 0.015, "mAP": 0.03} for s in (0, 1)]
-    dial = {"rows": [{"renderer": r, "bg_share": b, "chance rank-1": 0.01, "rank-1": v, "mAP": v / 2}
-                     for r, b, v in (("SynthReID v1", 0.0, 0.02), ("SynthReID v1", 1.0, 0.3),
-                                     ("SynthReID v2", 1.0, 0.25), ("SynthReID v2", 0.0, 0.011))]}
-    glued = synthreid.transfer_glue({"rows": rows}, dial)
+    glued = synthreid.transfer_glue({"rows": rows})
     assert glued["v2_cuhk01"] == pytest.approx(0.10) and glued["v1_market"] == pytest.approx(0.06)
     assert glued["cuhk01_trained"] == pytest.approx(0.015)
-    assert (glued["v2_cnn_low"], glued["v2_cnn_high"], glued["v2_cnn_chance"]) == (0.011, 0.25, 0.01)
-    assert list(synthreid.dial_table(dial).index.names) == ["renderer", "bg_share"]
+    assert len(glued) == 7  # 2 renderers x 3 test sets, and the reference
+
+
+def test_own_camera_top1_follows_the_protocol_and_counts_nearest_items_in_the_query_camera():
+    # Two queries (id 1 in camera 0, id 2 in camera 1); gallery: id 1 cam 0 (left out for query 1),
+    # junk in cam 0 (always left out), id 3 cam 0, id 1 cam 1.
+    q_pids, q_cams = [1, 2], [0, 1]
+    g_pids, g_cams = [1, -1, 3, 1], [0, 0, 0, 1]
+    dist = np.array([[0.0, 0.1, 0.5, 0.9],    # nearest kept: id 3 in cam 0, the query's camera
+                     [0.9, 0.0, 0.8, 0.2]])   # nearest kept: id 1 in cam 1, the query's camera
+    assert synthreid.own_camera_top1(dist, q_pids, g_pids, q_cams, g_cams) == 1.0
+    dist[0, 3] = 0.2  # now the true match in camera 1 comes first for query 1
+    assert synthreid.own_camera_top1(dist, q_pids, g_pids, q_cams, g_cams) == 0.5
