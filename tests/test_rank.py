@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import evaluate_brute_force
 
-from reidlib.eval import evaluate_rank
+from reidlib.eval import evaluate_rank, ranked_gallery
 
 
 def one_query(dist, g_ids, g_cams, q_id=1, q_cam=0, **kw):
@@ -154,6 +154,34 @@ def test_agrees_with_brute_force(num_q, num_g, num_ids, num_cams, tie_levels, se
     assert got["mAP"] == pytest.approx(ref["mAP"], abs=1e-12)
     assert got["mINP"] == pytest.approx(ref["mINP"], abs=1e-12)
     assert got["num_valid_queries"] == ref["num_valid_queries"]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(num_q=st.integers(1, 20), num_g=st.integers(1, 60), num_ids=st.integers(1, 6),
+       num_cams=st.integers(1, 3), seed=st.integers(0, 2**31))
+def test_ranked_gallery_is_the_mask_evaluate_rank_ranks(num_q, num_g, num_ids, num_cams, seed):
+    # Rank-1 computed by hand from the mask (the nearest kept item shares the query's identity) must
+    # equal evaluate_rank's on every query that has a kept true match.
+    rng = np.random.default_rng(seed)
+    q_ids, g_ids = rng.integers(1, num_ids + 1, num_q), rng.integers(-1, num_ids + 1, num_g)
+    q_cams, g_cams = rng.integers(0, num_cams, num_q), rng.integers(0, num_cams, num_g)
+    dist = rng.random((num_q, num_g))
+    kept = ranked_gallery(q_ids, g_ids, q_cams, g_cams)
+    assert kept.shape == (num_q, num_g)
+    assert not kept[:, g_ids == -1].any()
+    has = (kept & (q_ids[:, None] == g_ids[None, :])).any(1)
+    if not has.any():
+        return
+    top = np.where(kept, dist, np.inf).argmin(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = evaluate_rank(dist, q_ids, g_ids, q_cams, g_cams, max_rank=1)
+    assert got["cmc"][0] == pytest.approx((g_ids[top] == q_ids)[has].mean())
+
+
+def test_ranked_gallery_refuses_mismatched_cameras():
+    with pytest.raises(ValueError, match="query cameras"):
+        ranked_gallery([1, 2], [1], [0], [0])
 
 
 def test_dense_and_sparse_counting_paths_agree():

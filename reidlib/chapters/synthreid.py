@@ -32,7 +32,7 @@ from ..data.synth.stats import (
 )
 from ..data.transforms import variant_pictures
 from ..engine import make_config, run_seeds
-from ..eval import evaluate_rank, fit_kissme, pairwise_distance
+from ..eval import evaluate_rank, fit_kissme, pairwise_distance, ranked_gallery
 from ..eval.color_histogram import color_histogram_baseline, color_histogram_features
 from ..paths import REPO_ROOT, shared_data
 
@@ -176,12 +176,9 @@ def own_camera_top1(dist, q_pids, g_pids, q_cams, g_cams) -> float:
     Near 1, the features see the camera more than anything else: the true matches, all in other
     cameras, can then never come first.
     """
-    d = np.array(dist, dtype=float, copy=True)
-    q_pids, g_pids, q_cams, g_cams = map(np.asarray, (q_pids, g_pids, q_cams, g_cams))
-    same_cam = q_cams[:, None] == g_cams[None, :]
-    d[(q_pids[:, None] == g_pids[None, :]) & same_cam | (g_pids[None, :] == -1)] = np.inf
+    d = np.where(ranked_gallery(q_pids, g_pids, q_cams, g_cams), np.asarray(dist, dtype=float), np.inf)
     top = d.argmin(1)
-    return float(same_cam[np.arange(len(top)), top].mean())
+    return float((np.asarray(g_cams)[top] == np.asarray(q_cams)).mean())
 
 
 def bias_table(dataset: str, seed: int, shares: tuple[float, ...] = (0.0, 0.5, 1.0), **knobs) -> pd.DataFrame:
@@ -229,11 +226,6 @@ REALISM_DATASETS = {"SynthReID v1": ("synth-small", {}), "SynthReID v2": ("synth
                     "CUHK01": ("cuhk01", {}), "Market-1501": ("market1501", {})}
 
 
-def framing_sample(dataset: ReIDDataset, masks: MaskSource, count: int = 800) -> list[np.ndarray]:
-    """The label maps of ``count`` of ``dataset``'s test images of people (:func:`crops_to_measure`)."""
-    return [masks.load(path) for path in crops_to_measure(dataset, count)]
-
-
 def market_framing_sample(market_root: str | Path, count: int = 800) -> list[np.ndarray]:
     """``count`` of Market-1501's training parsing maps, evenly spaced in file order.
 
@@ -260,12 +252,13 @@ def realism_comparison(seed: int = 0, count: int = 800) -> dict[str, object]:
     for name, (catalog_name, options) in REALISM_DATASETS.items():
         root = shared_data(catalog_name) if not catalog_name.startswith("synth-") else None
         ds = open_dataset(catalog_name, root, seed=seed, **options)
-        stats[name] = image_statistics(crops_to_measure(ds, count))
+        crops = crops_to_measure(ds, count)
+        stats[name] = image_statistics(crops)
         if catalog_name.startswith("synth-"):
-            framing[name] = framing_statistics(framing_sample(ds, MaskSource(ds.root), count))
+            masks = MaskSource(ds.root)
+            framing[name] = framing_statistics([masks.load(path) for path in crops])
         if options.get("renderer", 1) >= 2:  # only renderer 2 writes role maps
-            roles[name] = role_shares(np.asarray(Image.open(role_map_path(path, ds.root)))
-                                      for path in crops_to_measure(ds, count))
+            roles[name] = role_shares(np.asarray(Image.open(role_map_path(path, ds.root))) for path in crops)
     framing["Market-1501"] = framing_statistics(market_framing_sample(shared_data("market1501"), count))
     table = realism_table(stats, "SynthReID v2", "Market-1501", "SynthReID v1")
     return {"count": count, "goals": table.reset_index().to_dict(orient="records"),
@@ -348,17 +341,17 @@ def renderer_transfer(seeds: Sequence[int] = TRANSFER_SEEDS, profile: str = "cpu
 
     tests = {"own test split": {}, **{name: {"data.test_dataset": cat, "data.test_data_root": str(shared_data(cat))}
                                           for name, cat in TRANSFER_DATASETS.items()}}
-    trained = {name: (dataset, [f"data.dataset_options.{k}={v}" for k, v in knobs.items()], tests)
+    trained = {name: (dataset, [f"data.dataset_options.{k}={v}" for k, v in knobs.items()], list(seeds), tests)
                for name, knobs in RENDERERS.items()}
     # The comparison chapter's CUHK01-trained baseline runs: they were configured with the segmenter's mask
     # tree of CUHK01, which IDE never reads but which names those runs (their fingerprints) all the same.
     masks = REPO_ROOT / ".cache" / "masks" / "cuhk01"
     trained["CUHK01"] = ("cuhk01", [f"data.data_root={shared_data('cuhk01')}", f"data.mask_root={masks}"],
-                         {"CUHK01": {}})
+                         [0, 1, 2], {"CUHK01": {}})
     rows, withdrawn = [], []
-    for name, (train_on, options, run_tests) in trained.items():
+    for name, (train_on, options, run_seed_list, run_tests) in trained.items():
         config = make_config("ide", profile, train_on, overrides=["progress=false", *options])
-        for run in run_seeds(config, [0, 1, 2] if name == "CUHK01" else list(seeds))["runs"]:
+        for run in run_seeds(config, run_seed_list)["runs"]:
             for test, overrides in run_tests.items():
                 what = f"IDE trained on {name}, seed {run['seed']}, tested on {test}"
                 # Its own test split is the run's own result; another test set is computed or read from the record.

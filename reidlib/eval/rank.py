@@ -246,6 +246,25 @@ def _classic_cmc(d, q_ids, g_ids, q_cams, junk_mask, pos_dist, pos_index, num_po
     return cmc / num_repeats
 
 
+def ranked_gallery(query_ids, gallery_ids, query_cams, gallery_cams,
+                   junk_ids: tuple[int, ...] = (-1,)) -> np.ndarray:
+    """Which gallery items enter each query's ranking under the ``"market"`` protocol.
+
+    Returns a (Q, G) boolean array: False where the gallery item is junk (its identity is in
+    ``junk_ids``) or shows the query's identity in the query's own camera. :func:`evaluate_rank`
+    ranks exactly these items (it counts them block by block instead of building this matrix);
+    code that looks at rankings itself (the nearest neighbour, a top-k list) uses this mask so
+    that its rules cannot drift from the metric's.
+    """
+    q_ids, g_ids = np.asarray(query_ids).reshape(-1, 1), np.asarray(gallery_ids).reshape(1, -1)
+    q_cams, g_cams = np.asarray(query_cams).reshape(-1, 1), np.asarray(gallery_cams).reshape(1, -1)
+    if q_ids.shape[0] != q_cams.shape[0] or g_ids.shape[1] != g_cams.shape[1]:
+        raise ValueError(f"{q_ids.shape[0]} query identities but {q_cams.shape[0]} query cameras, or "
+                         f"{g_ids.shape[1]} gallery identities but {g_cams.shape[1]} gallery cameras")
+    own_view = (q_ids == g_ids) & (q_cams == g_cams)
+    return ~(own_view | np.isin(g_ids, np.asarray(junk_ids, dtype=g_ids.dtype)))
+
+
 def evaluate_rank(
     distmat,
     query_ids,
