@@ -148,7 +148,9 @@ def claims_table(records: list[dict], digits: int = 1) -> pd.DataFrame:
     ``records`` are :func:`judge` rows as a results file stores them (a list
     of dicts with a ``claim`` key; JSON sorts their keys, so the columns are
     put back in :func:`judge`'s order here). The interval is shown as one
-    ``95 % interval`` column; columns empty in every row are left out.
+    ``95 % interval`` column and the rank-1 differences beside a claim judged on mAP
+    as one ``rank-1 paper / ours`` column; columns empty in every row are left out,
+    and a number a claim lacks is a blank.
     """
     table = pd.DataFrame(records).set_index("claim")
     table = table[[c for c in CLAIM_COLUMNS if c in table] + [c for c in table if c not in CLAIM_COLUMNS]]
@@ -159,7 +161,30 @@ def claims_table(records: list[dict], digits: int = 1) -> pd.DataFrame:
                     zip(table["low"], table["high"])]
         table.insert(table.columns.get_loc("low"), "95 % interval", interval)
         table = table.drop(columns=["low", "high"])
-    return table.dropna(axis=1, how="all").replace({None: ""})
+    table = table.dropna(axis=1, how="all")
+    if {"rank-1 paper", "rank-1 ours"} <= set(table):  # one column, so that the table fits the page
+        pair = [" / ".join("" if pd.isna(v) else f"{v:.{digits}f}" for v in values)
+                for values in zip(table["rank-1 paper"], table["rank-1 ours"])]
+        table.insert(table.columns.get_loc("rank-1 paper"), "rank-1 paper / ours", [p.strip(" /") for p in pair])
+        table = table.drop(columns=["rank-1 paper", "rank-1 ours"])
+    # A number a claim lacks (a withdrawn claim's, a direction read off a figure) shows as a blank, not NaN.
+    table = table.astype(object).where(table.notna(), "").replace({None: ""})
+    return table.loc[:, (table != "").any()]
+
+
+def show_claims(records: list[dict], digits: int = 1) -> pd.DataFrame:
+    """Show judged claims as a chapter does: their dot plot (:func:`reidlib.viz.plot_claims`: the paper's
+    difference beside ours and its interval) is displayed, and their :func:`claims_table` returned for the
+    cell to show below it."""
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    from .viz import plot_claims
+
+    figure = plot_claims(records)
+    display(figure)
+    plt.close(figure)
+    return claims_table(records, digits)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,23 @@ from .runinfo import run_metadata
 
 KERNEL = "python3"
 PRELUDE_TAG = "reidlib-prelude"  # a cell the runner adds before a notebook's own (execute(prelude=...))
+# Tags of Jupyter Book (MyST-NB) that already say how a code cell's source is shown.
+SOURCE_TAGS = {"hide-input", "hide-cell", "remove-input", "remove_input", "remove-cell", "remove_cell"}
+
+
+def hide_code(nb) -> None:
+    """Tag every code cell ``hide-input`` unless a tag already decides how its source shows.
+
+    The book is read for its prose, tables and figures: code stays one click away (a toggle) and
+    every chapter's regenerate command is printed as output, which stays visible. Applied to the
+    source notebooks (:func:`store_outputs`) and to every executed copy, papermill's injected
+    parameters and the runner's prelude included.
+    """
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            tags = cell.metadata.setdefault("tags", [])
+            if not SOURCE_TAGS & set(tags):
+                tags.append("hide-input")
 # Notebooks that read the other chapters' results run after them (in this order).
 READS_OTHERS = ("comparison", "summary")
 
@@ -100,6 +117,7 @@ def execute(notebook: Path, profile: str, parameters: dict, output_dir: Path = E
     ``failed_cells`` counts them. ``prelude``: code run in a first cell added to the
     notebook (tagged ``reidlib-prelude``; the source notebook is not changed).
     """
+    import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -117,8 +135,6 @@ def execute(notebook: Path, profile: str, parameters: dict, output_dir: Path = E
     failed = 0
     source = str(notebook)
     if prelude:
-        import nbformat
-
         source = nbformat.read(notebook, as_version=4)
         source.cells.insert(0, nbformat.v4.new_code_cell(prelude, metadata={"tags": [PRELUDE_TAG]}))
     try:
@@ -129,11 +145,12 @@ def execute(notebook: Path, profile: str, parameters: dict, output_dir: Path = E
     except PapermillExecutionError:
         if not allow_errors:
             raise
+    executed = nbformat.read(partial, as_version=4)
     if allow_errors:
-        import nbformat
-
         failed = sum(any(o.get("output_type") == "error" for o in c.get("outputs", []))
-                     for c in nbformat.read(partial, as_version=4).cells if c.cell_type == "code")
+                     for c in executed.cells if c.cell_type == "code")
+    hide_code(executed)
+    nbformat.write(executed, partial)
     shutil.move(partial, output_dir / notebook.name)
     record = run_metadata(notebook=notebook.stem, profile=profile, parameters=params,
                           wall_time_s=round(time.perf_counter() - start, 2),
@@ -153,6 +170,7 @@ def store_outputs(notebook: Path) -> None:
     NotebookClient(nb, kernel_name=KERNEL, resources={"metadata": {"path": str(notebook.parent)}}).execute()
     for cell in nb.cells:
         cell.get("metadata", {}).pop("execution", None)  # timestamps would churn the diff
+    hide_code(nb)
     nbformat.write(nb, notebook)
 
 

@@ -154,3 +154,73 @@ def withdrawn_results(profiles: tuple[str, ...] = ("gpu", "cpu", "ci")) -> pd.Da
             rows.append({"chapter": chapter, "result": w["result"], "reason": w["reason"],
                          "profile": results["profile"]})
     return pd.DataFrame(rows, columns=["chapter", "result", "reason", "profile"])
+
+
+# The columns of a chapter's claims on the landing page: what fits the page beside its dot plot (each
+# chapter's own page has the rest: rank-1 beside a claim judged on mAP, the test-set error).
+LANDING_COLUMNS = ["claim", "metric", "paper", "ours", "95 % interval", "verdict", "size", "note"]
+
+
+def claims_by_chapter(claims: pd.DataFrame, digits: int = 1) -> dict[str, tuple[str, pd.DataFrame, pd.DataFrame]]:
+    """:func:`all_claims` split per chapter for the landing page: chapter -> (setting, table, plotted).
+
+    The setting names the chapter's dataset(s) and profile (``"synth-small, cpu"``); the table has one row per claim with
+    :data:`LANDING_COLUMNS` (the claim prefixed by where in the paper it comes from, differences in points to
+    ``digits``, the interval as one column); *plotted* holds the same claims' unrounded ``paper delta``,
+    ``ours``, ``low``, ``high`` and ``verdict`` for :func:`reidlib.viz.plot_claims`.
+    """
+    out = {}
+    for chapter, rows in claims.groupby("chapter", sort=False):
+        setting = f"{', '.join(sorted(rows['dataset'].dropna().unique()))}, {', '.join(sorted(rows['profile'].unique()))}"
+        where = _where_and_dataset(rows)
+        table = pd.DataFrame({
+            "claim": [f"{w}: {c}" for w, c in zip(where, rows["claim"])],
+            "metric": rows["metric"].to_numpy(),
+            "paper": rows["paper delta"].astype(float).round(digits).to_numpy(),
+            "ours": rows["ours"].astype(float).round(digits).to_numpy(),
+            "95 % interval": [f"[{lo:+.{digits}f}, {hi:+.{digits}f}]" if pd.notna(lo) else ""
+                              for lo, hi in zip(rows["low"].astype(float), rows["high"].astype(float))],
+            "verdict": rows["verdict"].to_numpy(), "size": rows["size"].fillna("").to_numpy(),
+            "note": rows["note"].fillna("").to_numpy(),
+        })
+        plot = rows[["claim", "paper delta", "ours", "low", "high", "verdict"]].assign(claim=table["claim"].to_numpy())
+        out[chapter] = (setting, table, plot.reset_index(drop=True))
+    return out
+
+
+def chapter_findings(chapter: str, profiles: tuple[str, ...] = ("gpu", "cpu", "ci")) -> str:
+    """What a reproduction chapter found, as the sentences that open it, from its committed claims.
+
+    Names the dataset(s) and profile, counts the verdicts (:func:`reidlib.ablation.verdict_sentence`) and
+    lists the claims that were reproduced and those that were not, each with the paper's difference and
+    ours in points. Computed, never typed: the chapter glues it at its top.
+    """
+    from .ablation import verdict_sentence
+
+    claims = chapter_claims(chapter, profiles)
+    if claims.empty:
+        return "This chapter has no judged claims yet."
+    setting = ", ".join(sorted(claims["dataset"].dropna().unique()))
+    text = (f"On {setting} ({', '.join(sorted(claims['profile'].unique()))} profile), {len(claims)} of the paper's "
+            f"claims were put to rule v2: {verdict_sentence(claims)}.")
+    for verdict in ("reproduced", "not reproduced"):
+        rows = claims[claims["verdict"] == verdict]
+        if len(rows):
+            listed = "; ".join(f"{w}: {c} (paper {_points(p)}, ours {_points(o)})"
+                               for w, c, p, o in zip(_where_and_dataset(claims)[rows.index], rows["claim"],
+                                                     rows["paper delta"], rows["ours"]))
+            text += f" {verdict.capitalize()}: {listed}."
+    return text
+
+
+def _points(value) -> str:
+    """A difference in points as the findings write it: ``+1.2``, or ``a direction`` when the paper gave none."""
+    return "a direction only" if value is None or pd.isna(value) else f"{float(value):+.1f}"
+
+
+def _where_and_dataset(rows: pd.DataFrame) -> pd.Series:
+    """Where in the paper each claim comes from, with its dataset when the claims span several (the
+    background-bias findings are asked once per dataset)."""
+    if rows["dataset"].nunique() > 1:
+        return rows["where"] + " (" + rows["dataset"].fillna("") + ")"
+    return rows["where"]

@@ -116,3 +116,58 @@ def image_grid(images, titles=None, ncols: int = 8, scale: float = 0.9, row_labe
             ax.set_ylabel(label, fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# One colour per verdict of rule v2 (reidlib.claims.VERDICTS), the same in every chapter's dot plot.
+VERDICT_COLOURS = {
+    "reproduced": "#2e7d32",
+    "not reproduced": "#c62828",
+    "inconclusive": "#757575",
+    "not testable here": "#bdbdbd",
+    "withdrawn": "#bdbdbd",
+}
+
+
+def plot_claims(claims, ax=None, label_width: int = 60):
+    """Each claim's difference as the paper reports it and as we measured it, with our 95 % interval.
+
+    ``claims``: judged claim records (:func:`reidlib.ablation.judge`; keys ``claim``, ``paper``, ``ours``,
+    ``low``, ``high``, ``verdict``) or a DataFrame with those columns (the landing page's ``paper delta``
+    is read as ``paper``). One row per claim, in the given order: a black diamond at the paper's
+    difference (none for a claim read as a direction only), a dot at ours coloured by its verdict, and a
+    bar for the interval. Differences are in points of the claim's metric; 0 is marked. A withdrawn
+    claim has no dot. Returns the figure.
+    """
+    table = pd.DataFrame(list(claims) if not isinstance(claims, pd.DataFrame) else claims)
+    if table.empty:
+        raise ValueError("no claims to plot")
+    if "paper" not in table and "paper delta" in table:
+        table = table.rename(columns={"paper delta": "paper"})
+    missing = {"claim", "paper", "ours", "low", "high", "verdict"} - set(table)
+    if missing:
+        raise ValueError(f"claims lack {sorted(missing)}: pass judged claim records (reidlib.ablation.judge)")
+    values = table[["paper", "ours", "low", "high"]].apply(pd.to_numeric, errors="coerce")
+    y = np.arange(len(table))[::-1]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8.0, 0.3 * len(table) + 1.3))
+    ax.axvline(0, color="#9e9e9e", lw=0.8, zorder=0)
+    for yi, (_, v), verdict in zip(y, values.iterrows(), table["verdict"]):
+        colour = VERDICT_COLOURS.get(verdict, "#757575")
+        if np.isfinite(v["low"]) and np.isfinite(v["high"]):
+            ax.plot([v["low"], v["high"]], [yi, yi], color=colour, lw=1.6, solid_capstyle="butt")
+        if np.isfinite(v["ours"]):
+            ax.plot(v["ours"], yi, "o", color=colour, ms=5)
+        if np.isfinite(v["paper"]):
+            ax.plot(v["paper"], yi, "D", color="black", ms=4, mfc="none", mew=1.2)
+    labels = [text if len(text) <= label_width else text[: label_width - 1] + "…" for text in table["claim"].astype(str)]
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_ylim(-0.7, len(table) - 0.3)
+    ax.set_xlabel("difference (points)", fontsize=9)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.grid(axis="x", color="#eeeeee")
+    shown = [v for v in VERDICT_COLOURS if v in set(table["verdict"]) and v != "withdrawn"]
+    handles = [plt.Line2D([], [], marker="D", ls="", color="black", mfc="none", label="paper")]
+    handles += [plt.Line2D([], [], marker="o", color=VERDICT_COLOURS[v], label=f"ours: {v}") for v in shown]
+    ax.legend(handles=handles, fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3)
+    ax.figure.tight_layout()
+    return ax.figure

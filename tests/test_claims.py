@@ -109,9 +109,26 @@ def test_claims_table_restores_the_judge_column_order_and_rounds(tmp_path):
     path.write_text(json.dumps(judged.reset_index().to_dict(orient="records"), sort_keys=True))
     table = claims_table(json.loads(path.read_text()))
     assert list(table.columns) == ["metric", "paper", "ours", "95 % interval", "seeds", "verdict", "size",
-                                   "test error", "note"]
+                                   "test error"]  # (the note, empty in every row, is left out)
     assert table.loc["new beats base", "ours"] == 5.7  # (4.9999 + 6 + 6) / 3 points, to 1 digit
     assert table.loc["new beats base", "verdict"] == judged.loc["new beats base", "verdict"]
+
+
+def test_claims_table_pairs_the_rank1_differences_and_blanks_what_a_claim_lacks():
+    from reidlib.ablation import claims_table
+
+    nan = float("nan")
+    records = [{"claim": "a", "metric": "mAP", "paper": 1.04, "ours": 2.0, "low": 0.5, "high": 3.5, "seeds": 3,
+                "verdict": "reproduced", "size": "same size", "rank-1 paper": 1.5, "rank-1 ours": 2.25},
+               {"claim": "b", "metric": "mAP", "paper": nan, "ours": nan, "low": nan, "high": nan, "seeds": 0,
+                "verdict": "withdrawn", "size": None, "rank-1 paper": 0.8, "rank-1 ours": nan}]
+    for r in records:
+        r["note"] = ""  # (empty in every row: left out)
+    table = claims_table(records)
+    assert list(table.columns) == ["metric", "paper", "ours", "95 % interval", "seeds", "verdict", "size",
+                                   "rank-1 paper / ours"]
+    assert table.loc["a"].tolist() == ["mAP", 1.0, 2.0, "[+0.5, +3.5]", 3, "reproduced", "same size", "1.5 / 2.2"]
+    assert table.loc["b"].tolist() == ["mAP", "", "", "", 0, "withdrawn", "", "0.8"]
 
 
 def test_a_claim_of_a_small_effect_fails_when_all_of_ours_is_beyond_its_bound():
@@ -126,3 +143,18 @@ def test_a_claim_of_a_small_effect_fails_when_all_of_ours_is_beyond_its_bound():
     assert straddles["low"] < -5.0 < straddles["high"] < 0 and straddles["verdict"] == "inconclusive"
     with pytest.raises(ValueError, match="at_most"):
         compare([1, 2, 3], [1, 2, 3], paper_delta=-1.0, at_most=-1.0)
+
+
+def test_show_claims_displays_the_dot_plot_then_returns_the_table(monkeypatch):
+    import IPython.display
+    import matplotlib.figure
+
+    from reidlib.ablation import claims_table, show_claims
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objects: shown.extend(objects))
+    records = [{"claim": "a", "metric": "rank1", "paper": 1.0, "ours": 2.0, "low": 0.5, "high": 3.5, "seeds": 3,
+                "verdict": "reproduced", "size": "same size"}]
+    table = show_claims(records)
+    assert len(shown) == 1 and isinstance(shown[0], matplotlib.figure.Figure)
+    assert table.equals(claims_table(records))

@@ -110,3 +110,36 @@ def test_the_background_bias_chapters_real_data_findings_are_counted(results_roo
     claims = summary.chapter_claims("bgbias")
     assert dict(zip(claims["claim"], claims["dataset"])) == {"a": "synth-small", "b": "cuhk01"}
     assert summary.verdict_counts(claims).loc["bgbias", "withdrawn"] == 1
+
+
+def test_claims_by_chapter_gives_each_chapter_a_compact_table_and_its_plotted_claims(results_root):
+    withdrawn = {**claim("w", "withdrawn"), "ours": float("nan"), "low": float("nan"), "high": float("nan")}
+    save_results("fanet", {"dataset": "synth-small", "table1_claims": [claim("a", "reproduced"), withdrawn]}, "cpu",
+                 results_root / "cpu")
+    save_results("bgbias", {"findings": {"synth-small": [claim("b", "inconclusive")],
+                                         "cuhk01": [claim("b", "inconclusive")]}}, "cpu", results_root / "cpu")
+    by_chapter = summary.claims_by_chapter(summary.all_claims())
+    assert list(by_chapter) == ["bgbias", "fanet"]  # the landing page's chapter order
+    setting, table, plotted = by_chapter["fanet"]
+    assert setting == "synth-small, cpu"
+    assert list(table.columns) == summary.LANDING_COLUMNS
+    assert table["claim"].tolist() == ["table 1: a", "table 1: w"]
+    assert table["95 % interval"].tolist() == ["[+0.5, +3.5]", ""]
+    assert plotted[["paper delta", "ours", "low", "high"]].iloc[0].tolist() == [1.0, 2.0, 0.5, 3.5]
+    # One finding asked on two datasets: each row says which.
+    assert sorted(by_chapter["bgbias"][1]["claim"]) == ["Fig. 3 findings (cuhk01): b",
+                                                       "Fig. 3 findings (synth-small): b"]
+
+
+def test_chapter_findings_counts_the_verdicts_and_lists_what_was_and_was_not_reproduced(results_root):
+    save_results("fanet", {"dataset": "synth-small", "table1_claims": [
+        claim("+A raises mAP", "reproduced"), claim("+B raises mAP", "not reproduced"),
+        {**claim("+C raises mAP", "inconclusive"), "paper": float("nan")}]}, "cpu", results_root / "cpu")
+    text = summary.chapter_findings("fanet")
+    assert text.startswith("On synth-small (cpu profile), 3 of the paper's claims were put to rule v2: "
+                           "1 reproduced, 1 not reproduced, 1 inconclusive.")
+    assert "Reproduced: table 1: +A raises mAP (paper +1.0, ours +2.0)." in text
+    assert "Not reproduced: table 1: +B raises mAP (paper +1.0, ours +2.0)." in text
+    assert "+C" not in text
+    with pytest.raises(FileNotFoundError):
+        summary.chapter_findings("ftn")  # a chapter never run: the notebook says so by failing, not by a blank

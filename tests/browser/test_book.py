@@ -3,8 +3,10 @@
 The book is built from the notebooks' stored ``ci`` outputs (the ones nbval
 checks) into a temporary folder, served over HTTP on localhost and loaded
 page by page. Every page must load without console errors; every image
-must have decoded; every chapter must show tables. A screenshot of the
-landing page is kept in ``build/test-artifacts/``.
+must have decoded; every chapter must show tables, keep its code folded
+behind a toggle and fit its tables in the page. A screenshot of every page
+(``build/test-artifacts/pages/``) and of the landing page is kept in
+``build/test-artifacts/``.
 
 Needs ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` (Debian packages
 ``chromium`` and ``chromium-driver``; ``make test`` installs them).
@@ -103,7 +105,41 @@ def test_every_page_loads_without_console_errors_and_renders_its_images_and_tabl
             rows = browser.execute_script("return document.querySelectorAll('main table tr').length")
             if rows == 0:
                 problems.append(f"{page}: no table rendered")
+        if page.startswith("notebooks/"):
+            problems += [f"{page}: {p}" for p in layout_problems(browser)]
+        shot = ARTIFACTS / "pages" / (page.replace("/", "_").removesuffix(".html") + ".png")
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(shot))
     assert not problems, "\n".join(problems)
+
+
+# What a reader of a chapter should see: code folded away behind its toggle, and tables that fit the page
+# (a table wider than the text column makes the reader scroll sideways, at the test's 1280 px window).
+LAYOUT_SCRIPT = """
+const main = document.querySelector('main');
+const inputs = Array.from(main.querySelectorAll('.cell_input'));
+const shown = inputs.filter(e => e.checkVisibility()).length;  // (false inside a closed toggle)
+const toggles = main.querySelectorAll('details.above-input').length;
+const right = main.getBoundingClientRect().right;
+const wide = Array.from(main.querySelectorAll('table'))
+    .filter(t => t.getBoundingClientRect().right > right + 1 || t.scrollWidth > t.clientWidth + 1
+                 || (t.parentElement.scrollWidth > t.parentElement.clientWidth + 1))
+    .map(t => (t.querySelector('th') || t).textContent.trim().slice(0, 40));
+return {inputs: inputs.length, shown: shown, toggles: toggles, wide: wide};
+"""
+
+
+def layout_problems(browser) -> list[str]:
+    """Code sources left open on the page, and tables wider than the page (by their first header)."""
+    found = browser.execute_script(LAYOUT_SCRIPT)
+    problems = []
+    if found["shown"]:
+        problems.append(f"{found['shown']} of {found['inputs']} code cells show their source (tag them hide-input)")
+    if found["inputs"] and not found["toggles"]:
+        problems.append("code cells but no toggle to show them")
+    if found["wide"]:
+        problems.append(f"tables wider than the page: {found['wide'][:5]}")
+    return problems
 
 
 def test_the_landing_page_shows_the_claims_table_and_links_to_every_chapter(site, browser):
