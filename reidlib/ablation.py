@@ -142,6 +142,11 @@ CLAIM_COLUMNS = ("metric", "paper", "ours", "low", "high", "seeds", "verdict", "
                  "rank-1 ours", "test error", "note")
 
 
+def interval_text(lows, highs, digits: int = 1) -> list[str]:
+    """Each claim's interval as a table shows it, ``"[-1.2, +3.4]"``; a blank where it has none (a withdrawn claim)."""
+    return [f"[{lo:+.{digits}f}, {hi:+.{digits}f}]" if pd.notna(lo) else "" for lo, hi in zip(lows, highs)]
+
+
 def claims_table(records: list[dict], digits: int = 1) -> pd.DataFrame:
     """Judged claims as a chapter shows them: one row per claim, differences in points to ``digits``.
 
@@ -157,9 +162,7 @@ def claims_table(records: list[dict], digits: int = 1) -> pd.DataFrame:
     table = table.round({c: digits for c in ("paper", "ours", "low", "high", "rank-1 paper", "rank-1 ours")
                          if c in table})
     if {"low", "high"} <= set(table):
-        interval = [f"[{lo:+.{digits}f}, {hi:+.{digits}f}]" if pd.notna(lo) else "" for lo, hi in
-                    zip(table["low"], table["high"])]
-        table.insert(table.columns.get_loc("low"), "95 % interval", interval)
+        table.insert(table.columns.get_loc("low"), "95 % interval", interval_text(table["low"], table["high"], digits))
         table = table.drop(columns=["low", "high"])
     table = table.dropna(axis=1, how="all")
     if {"rank-1 paper", "rank-1 ours"} <= set(table):  # one column, so that the table fits the page

@@ -71,6 +71,8 @@ KERNEL = "python3"
 PRELUDE_TAG = "reidlib-prelude"  # a cell the runner adds before a notebook's own (execute(prelude=...))
 # Tags of Jupyter Book (MyST-NB) that already say how a code cell's source is shown.
 SOURCE_TAGS = {"hide-input", "hide-cell", "remove-input", "remove_input", "remove-cell", "remove_cell"}
+# Notebooks that read the other chapters' results run after them (in this order).
+READS_OTHERS = ("comparison", "summary")
 
 
 def hide_code(nb) -> None:
@@ -86,8 +88,6 @@ def hide_code(nb) -> None:
             tags = cell.metadata.setdefault("tags", [])
             if not SOURCE_TAGS & set(tags):
                 tags.append("hide-input")
-# Notebooks that read the other chapters' results run after them (in this order).
-READS_OTHERS = ("comparison", "summary")
 
 
 def find_notebooks(only: list[str] | None = None) -> list[Path]:

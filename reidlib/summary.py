@@ -169,6 +169,8 @@ def claims_by_chapter(claims: pd.DataFrame, digits: int = 1) -> dict[str, tuple[
     ``digits``, the interval as one column); *plotted* holds the same claims' unrounded ``paper delta``,
     ``ours``, ``low``, ``high`` and ``verdict`` for :func:`reidlib.viz.plot_claims`.
     """
+    from .ablation import interval_text
+
     out = {}
     for chapter, rows in claims.groupby("chapter", sort=False):
         setting = f"{', '.join(sorted(rows['dataset'].dropna().unique()))}, {', '.join(sorted(rows['profile'].unique()))}"
@@ -178,8 +180,7 @@ def claims_by_chapter(claims: pd.DataFrame, digits: int = 1) -> dict[str, tuple[
             "metric": rows["metric"].to_numpy(),
             "paper": rows["paper delta"].astype(float).round(digits).to_numpy(),
             "ours": rows["ours"].astype(float).round(digits).to_numpy(),
-            "95 % interval": [f"[{lo:+.{digits}f}, {hi:+.{digits}f}]" if pd.notna(lo) else ""
-                              for lo, hi in zip(rows["low"].astype(float), rows["high"].astype(float))],
+            "95 % interval": interval_text(rows["low"].astype(float), rows["high"].astype(float), digits),
             "verdict": rows["verdict"].to_numpy(), "size": rows["size"].fillna("").to_numpy(),
             "note": rows["note"].fillna("").to_numpy(),
         })
@@ -203,18 +204,18 @@ def chapter_findings(chapter: str, profiles: tuple[str, ...] = ("gpu", "cpu", "c
     setting = ", ".join(sorted(claims["dataset"].dropna().unique()))
     text = (f"On {setting} ({', '.join(sorted(claims['profile'].unique()))} profile), {len(claims)} of the paper's "
             f"claims were put to rule v2: {verdict_sentence(claims)}.")
+    where = _where_and_dataset(claims)
     for verdict in ("reproduced", "not reproduced"):
         rows = claims[claims["verdict"] == verdict]
         if len(rows):
             listed = "; ".join(f"{w}: {c} (paper {_points(p)}, ours {_points(o)})"
-                               for w, c, p, o in zip(_where_and_dataset(claims)[rows.index], rows["claim"],
-                                                     rows["paper delta"], rows["ours"]))
+                               for w, c, p, o in zip(where[rows.index], rows["claim"], rows["paper delta"], rows["ours"]))
             text += f" {verdict.capitalize()}: {listed}."
     return text
 
 
 def _points(value) -> str:
-    """A difference in points as the findings write it: ``+1.2``, or ``a direction`` when the paper gave none."""
+    """A difference in points as the findings write it: ``+1.2``, or ``a direction only`` when the paper gave none."""
     return "a direction only" if value is None or pd.isna(value) else f"{float(value):+.1f}"
 
 
